@@ -1,0 +1,57 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MailPanel;
+
+/// <summary>
+/// Every request and response type, source-generated (no reflection: the binary is trimmed and
+/// AOT-compiled). snake_case names; an unknown request field is an error, never silently dropped.
+/// Registered first in the resolver chain (Program.cs).
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    AllowDuplicateProperties = false,
+    RespectNullableAnnotations = false,
+    NumberHandling = JsonNumberHandling.Strict)]
+// Plumbing
+[JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(Ack))]
+[JsonSerializable(typeof(PageMeta))]
+// Auth, tokens, security
+[JsonSerializable(typeof(JwtHeader))]
+[JsonSerializable(typeof(JwtClaims))]
+[JsonSerializable(typeof(LoginRequest))]
+[JsonSerializable(typeof(LoginResponse))]
+[JsonSerializable(typeof(VerifyResponse))]
+[JsonSerializable(typeof(TokenCreate))]
+[JsonSerializable(typeof(TokenSecret))]
+[JsonSerializable(typeof(ListPage<ApiToken>))]
+[JsonSerializable(typeof(SecuritySettings))]
+[JsonSerializable(typeof(SecuritySettingsInput))]
+// Domains
+[JsonSerializable(typeof(Domain))]
+[JsonSerializable(typeof(DomainCreate))]
+[JsonSerializable(typeof(DomainPatch))]
+[JsonSerializable(typeof(ListPage<Domain>))]
+internal sealed partial class AppJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The context every call site uses (AppJson.Api.X, never AppJson.Api.X): the generated
+    /// options plus an encoder that writes ' and &lt; as themselves, for readable error text.
+    /// </summary>
+    public static AppJson Api { get; } = new(Configure(new JsonSerializerOptions()));
+
+    /// <summary>Applies the API's JSON conventions; also used for ASP.NET's HTTP JSON options so TypedResults match.</summary>
+    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.AllowDuplicateProperties = false;
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        return options;
+    }
+}

@@ -1,0 +1,8 @@
+namespace MailPanel;
+
+internal static class BackupApi
+{
+    public static void MapBackup(this IEndpointRouteBuilder app)
+    {
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace MailPanel;
+
+/// <summary>?page=N&amp;limit=N, defaults 1 / 50, limit at most 500.</summary>
+internal readonly record struct Page(int Number, int Limit)
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 500;
+    public const int MaxPage = 1_000_000_000;
+
+    public long Offset => (long)(Number - 1) * Limit;
+
+    public static bool TryParse(HttpRequest request, out Page page, out JsonHttpResult<ApiError>? error)
+    {
+        page = new Page(1, DefaultLimit);
+        error = null;
+        if (!TryInt(request, "page", 1, MaxPage, 1, out var number, out error)) return false;
+        if (!TryInt(request, "limit", 1, MaxLimit, DefaultLimit, out var limit, out error)) return false;
+        page = new Page(number, limit);
+        return true;
+    }
+
+    static bool TryInt(HttpRequest request, string name, int min, int max, int fallback, out int value, out JsonHttpResult<ApiError>? error)
+    {
+        value = fallback;
+        error = null;
+        var values = request.Query[name];
+        if (values.Count == 0) return true;
+        if (values.Count > 1 || !int.TryParse(values[0], System.Globalization.NumberStyles.None, null, out value) || value < min || value > max)
+        {
+            error = Errors.Validation($"invalid {name}", $"{name} must be an integer from {min} to {max}");
+            return false;
+        }
+        return true;
+    }
+}
+
+internal sealed record PageMeta(int Page, int Limit, long Total);
+
+/// <summary>The list envelope of the reference: {"data": [...], "meta": {"page", "limit", "total"}}.</summary>
+internal sealed record ListPage<T>(IReadOnlyList<T> Data, PageMeta Meta)
+{
+    public static ListPage<T> Of(IReadOnlyList<T> data, Page page, long total) =>
+        new(data, new PageMeta(page.Number, page.Limit, total));
+}
+
+internal static class Ids
+{
+    /// <summary>Path ids are positive 63-bit integers; anything else is a 400, never a 404 or 500.</summary>
+    public static bool TryParse(string? text, out long id) =>
+        long.TryParse(text, System.Globalization.NumberStyles.None, null, out id) && id > 0;
+}

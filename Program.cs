@@ -1,0 +1,61 @@
+// The daemon manages a Linux mail stack; it runs nowhere else.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace MailPanel;
+
+internal static class Program
+{
+    /// <summary>Subcommands (hash-password, dev) or the daemon: see Sys/Cli.cs.</summary>
+    public static Task<int> Main(string[] args) => Cli.Run(args);
+
+    /// <summary>The daemon: its services and routes, as a table of contents.</summary>
+    public static WebApplication Build(AppConfig config, TimeProvider? time = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            AppConfig.TryParseListen(config.Listen, out var endpoint);
+            kestrel.Listen(endpoint);
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = Body.MaxBytes; // restore raises it per request
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("MailPanel", LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+
+        // Source-generated JSON first: the trimmed binary has no reflection fallback.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            AppJson.Configure(o.SerializerOptions);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Api);
+        });
+
+        var db = new Db(config.DatabasePath);
+        Schema.Migrate(db); // a failure here ends start-up with a non-zero exit
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(time ?? TimeProvider.System);
+        builder.Services.AddSingleton(_ => db);
+        builder.Services.AddSingleton(sp => new Access(db, config, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<RateLimiter>();
+        builder.Services.AddSingleton(sp => new Jwt(System.Text.Encoding.UTF8.GetBytes(config.JwtSecret), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(new Maildirs(config.VmailDir));
+        builder.Services.AddSingleton(sp => new Reconciler(MailStack.For(sp).Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+
+        var app = builder.Build();
+        app.UseErrorShape(); // flat errors for exceptions, unknown routes and wrong methods
+        app.UseGate();       // deny by default: only /health, /auth/login, /auth/verify are open
+
+        app.MapAuth();
+        app.MapTokens();
+        app.MapSecurity();
+        app.MapDomains();
+        app.MapMailboxes();
+        app.MapAliases();
+        app.MapConfigTiers();
+        app.MapAntispam();
+        app.MapBackup();
+        app.MapSystem();
+        return app;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Text;
+
+namespace MailPanel;
+
+/// <summary>The daemon's config.env, parsed and validated once at start-up (runtime-contract.md).</summary>
+internal sealed record AppConfig
+{
+    public const string DefaultPath = "/etc/backendside-mailpanel/config.env";
+
+    public string Listen { get; init; } = "0.0.0.0:8080";
+    public required string ApiKey { get; init; }
+    public string AdminUser { get; init; } = "admin";
+    public required string AdminPasswordHash { get; init; }
+    public required string JwtSecret { get; init; }
+    public string DataDir { get; init; } = "/var/lib/backendside-mailpanel";
+    public string VmailDir { get; init; } = "/var/vmail";
+    public string SysRoot { get; init; } = "/";
+    public int RateLimitLoginPerMin { get; init; } = 5;
+    public int RateLimitApiPerMin { get; init; } = 60;
+    public IReadOnlyList<string> AdminLoginWhitelist { get; init; } = [];
+    public IReadOnlyList<string> ApiKeyWhitelist { get; init; } = [];
+
+    public string DatabasePath => Path.Combine(DataDir, "mailpanel.db");
+
+    /// <summary>A path on the managed host: every system path goes through SYSROOT so tests can sandbox it.</summary>
+    public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
+
+    static readonly string[] Keys =
+    [
+        "LISTEN", "API_KEY", "ADMIN_USER", "ADMIN_PASSWORD_HASH", "JWT_SECRET", "DATA_DIR", "VMAIL_DIR",
+        "SYSROOT", "RATE_LIMIT_LOGIN_PER_MIN", "RATE_LIMIT_API_PER_MIN", "ADMIN_LOGIN_WHITELIST", "API_KEY_WHITELIST",
+    ];
+
+    /// <summary>Parses config.env text. Any problem is a <see cref="ConfigException"/> with one clear line.</summary>
+    public static AppConfig Parse(string text)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lineNo = 0;
+        foreach (var raw in text.Split('\n'))
+        {
+            lineNo++;
+            var line = raw.TrimEnd('\r').Trim();
+            if (line.Length == 0 || line[0] == '#') continue;
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new ConfigException($"line {lineNo}: expected KEY=VALUE");
+            var key = line[..eq].Trim();
+            var value = Unquote(line[(eq + 1)..].Trim());
+            if (!Keys.Contains(key)) throw new ConfigException($"line {lineNo}: unknown key {key}");
+            if (!values.TryAdd(key, value)) throw new ConfigException($"line {lineNo}: {key} is set twice");
+        }
+
+        string Required(string key) =>
+            values.TryGetValue(key, out var v) && v.Length > 0 ? v : throw new ConfigException($"{key} is required");
+        string Optional(string key, string fallback) =>
+            values.TryGetValue(key, out var v) && v.Length > 0 ? v : fallback;
+        int PositiveInt(string key, int fallback)
+        {
+            var v = Optional(key, "");
+            if (v.Length == 0) return fallback;
+            return int.TryParse(v, out var n) && n > 0 ? n : throw new ConfigException($"{key} must be a positive integer");
+        }
+        IReadOnlyList<string> Cidrs(string key)
+        {
+            var list = Optional(key, "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var item in list)
+                if (!IpRules.TryParseRule(item, out _)) throw new ConfigException($"{key}: '{item}' is not an IP or CIDR");
+            return list;
+        }
+
+        var config = new AppConfig
+        {
+            Listen = Optional("LISTEN", "0.0.0.0:8080"),
+            ApiKey = Required("API_KEY"),
+            AdminUser = Optional("ADMIN_USER", "admin"),
+            AdminPasswordHash = Required("ADMIN_PASSWORD_HASH"),
+            JwtSecret = Required("JWT_SECRET"),
+            DataDir = Optional("DATA_DIR", "/var/lib/backendside-mailpanel"),
+            VmailDir = Optional("VMAIL_DIR", "/var/vmail"),
+            SysRoot = Optional("SYSROOT", "/"),
+            RateLimitLoginPerMin = PositiveInt("RATE_LIMIT_LOGIN_PER_MIN", 5),
+            RateLimitApiPerMin = PositiveInt("RATE_LIMIT_API_PER_MIN", 60),
+            AdminLoginWhitelist = Cidrs("ADMIN_LOGIN_WHITELIST"),
+            ApiKeyWhitelist = Cidrs("API_KEY_WHITELIST"),
+        };
+        if (Encoding.UTF8.GetByteCount(config.JwtSecret) < 32) throw new ConfigException("JWT_SECRET must be at least 32 bytes");
+        if (!Passwords.IsStoredHash(config.AdminPasswordHash))
+            throw new ConfigException("ADMIN_PASSWORD_HASH must be a {BLF-CRYPT} bcrypt hash (mailpanel hash-password)");
+        if (!TryParseListen(config.Listen, out _)) throw new ConfigException($"LISTEN '{config.Listen}' is not address:port");
+        foreach (var (key, path) in new[] { ("DATA_DIR", config.DataDir), ("VMAIL_DIR", config.VmailDir), ("SYSROOT", config.SysRoot) })
+            if (!Path.IsPathRooted(path)) throw new ConfigException($"{key} must be an absolute path");
+        return config;
+    }
+
+    public static AppConfig Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"cannot read {path}: {e.Message}");
+        }
+        return Parse(text);
+    }
+
+    /// <summary>address:port; port 0 asks the kernel for a free port (tests use it).</summary>
+    public static bool TryParseListen(string listen, out IPEndPoint endpoint) =>
+        IPEndPoint.TryParse(listen, out endpoint!) && listen.Contains(':', StringComparison.Ordinal);
+
+    static string Unquote(string v) =>
+        v.Length >= 2 && (v[0] == '"' || v[0] == '\'') && v[^1] == v[0] ? v[1..^1] : v;
+}
+
+internal sealed class ConfigException(string message) : Exception(message);

@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace MailPanel;
+
+/// <summary>The few libc calls .NET lacks, bound with LibraryImport (AOT-safe, no helper library).</summary>
+internal static partial class Posix
+{
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int ChownNative(string path, uint owner, uint group);
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int KillNative(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int OpenNative(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FsyncNative(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int CloseNative(int fd);
+
+    public static bool IsRoot => GetEuid() == 0;
+
+    public static void Chown(string path, uint uid, uint gid)
+    {
+        if (ChownNative(path, uid, gid) != 0)
+            throw new IOException($"chown {path}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>kill(pid, 0) probes a process; other signals (SIGHUP = 1, SIGTERM = 15) reach daemons directly.</summary>
+    public static bool Kill(int pid, int signal) => KillNative(pid, signal) == 0;
+
+    public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
+
+    /// <summary>fsync of a directory, so a rename inside it is durable.</summary>
+    public static void FsyncDirectory(string dir)
+    {
+        const int ORdOnly = 0, ODirectory = 0x10000;
+        var fd = OpenNative(dir, ORdOnly | ODirectory);
+        if (fd < 0) throw new IOException($"open {dir}: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (FsyncNative(fd) != 0) throw new IOException($"fsync {dir}: errno {Marshal.GetLastPInvokeError()}");
+        }
+        finally
+        {
+            CloseNative(fd);
+        }
+    }
+
+    /// <summary>uid/gid of a system user from /etc/passwd (no NSS call: the users we need are local).</summary>
+    public static (uint Uid, uint Gid)? LookupUser(string name, string passwdFile = "/etc/passwd")
+    {
+        if (!File.Exists(passwdFile)) return null;
+        foreach (var line in File.ReadLines(passwdFile))
+        {
+            var f = line.Split(':');
+            if (f.Length >= 4 && f[0] == name && uint.TryParse(f[2], out var uid) && uint.TryParse(f[3], out var gid))
+                return (uid, gid);
+        }
+        return null;
+    }
+}
