@@ -35,6 +35,9 @@ namespace MailPanel;
 [JsonSerializable(typeof(DomainCreate))]
 [JsonSerializable(typeof(DomainPatch))]
 [JsonSerializable(typeof(ListPage<Domain>))]
+// System
+[JsonSerializable(typeof(AboutInfo))]
+[JsonSerializable(typeof(Health))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>
