@@ -35,6 +35,9 @@ namespace MailPanel;
 [JsonSerializable(typeof(DomainCreate))]
 [JsonSerializable(typeof(DomainPatch))]
 [JsonSerializable(typeof(ListPage<Domain>))]
+// Backup
+[JsonSerializable(typeof(BackupDocument))]
+[JsonSerializable(typeof(RestoreResult))]
 // System
 [JsonSerializable(typeof(AboutInfo))]
 [JsonSerializable(typeof(Health))]
