@@ -45,6 +45,12 @@ namespace MailPanel;
 [JsonSerializable(typeof(Alias))]
 [JsonSerializable(typeof(AliasCreate))]
 [JsonSerializable(typeof(ListPage<Alias>))]
+// Backup
+[JsonSerializable(typeof(BackupDocument))]
+[JsonSerializable(typeof(RestoreResult))]
+// System
+[JsonSerializable(typeof(AboutInfo))]
+[JsonSerializable(typeof(Health))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>

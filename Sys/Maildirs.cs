@@ -17,6 +17,9 @@ internal sealed class Maildirs(string vmailDir)
 
     public string MailboxDir(string domain, string username) => Path.Combine(vmailDir, domain, username);
 
+    /// <summary>Creates VMAIL_DIR if missing (at start-up: /health reports a missing root as an error).</summary>
+    public void EnsureRoot() => Directory.CreateDirectory(vmailDir);
+
     public void CreateDomain(string domain)
     {
         Directory.CreateDirectory(vmailDir);
