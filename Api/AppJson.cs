@@ -35,6 +35,19 @@ namespace MailPanel;
 [JsonSerializable(typeof(DomainCreate))]
 [JsonSerializable(typeof(DomainPatch))]
 [JsonSerializable(typeof(ListPage<Domain>))]
+// Configuration tiers
+[JsonSerializable(typeof(GlobalConfig))]
+[JsonSerializable(typeof(DomainDefaults))]
+[JsonSerializable(typeof(MailboxDefaults))]
+[JsonSerializable(typeof(DomainOverrides))]
+[JsonSerializable(typeof(MailboxOverrides))]
+[JsonSerializable(typeof(DomainEffective))]
+[JsonSerializable(typeof(MailboxEffective))]
+// Anti-spam
+[JsonSerializable(typeof(AntispamConfig))]
+[JsonSerializable(typeof(WhitelistCreate))]
+[JsonSerializable(typeof(WhitelistEntry))]
+[JsonSerializable(typeof(ListPage<WhitelistEntry>))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>
