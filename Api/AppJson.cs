@@ -35,6 +35,16 @@ namespace MailPanel;
 [JsonSerializable(typeof(DomainCreate))]
 [JsonSerializable(typeof(DomainPatch))]
 [JsonSerializable(typeof(ListPage<Domain>))]
+// Mailboxes
+[JsonSerializable(typeof(Mailbox))]
+[JsonSerializable(typeof(MailboxCreate))]
+[JsonSerializable(typeof(MailboxPatch))]
+[JsonSerializable(typeof(MailboxPassword))]
+[JsonSerializable(typeof(ListPage<Mailbox>))]
+// Aliases
+[JsonSerializable(typeof(Alias))]
+[JsonSerializable(typeof(AliasCreate))]
+[JsonSerializable(typeof(ListPage<Alias>))]
 // Configuration tiers
 [JsonSerializable(typeof(GlobalConfig))]
 [JsonSerializable(typeof(DomainDefaults))]

@@ -50,4 +50,20 @@ internal static class Ids
     /// <summary>Path ids are positive 63-bit integers; anything else is a 400, never a 404 or 500.</summary>
     public static bool TryParse(string? text, out long id) =>
         long.TryParse(text, System.Globalization.NumberStyles.None, null, out id) && id > 0;
+
+    /// <summary>An optional id filter in the query string (?domain_id=N): absent is null, anything but one positive integer is a 400.</summary>
+    public static bool TryParseQuery(HttpRequest request, string name, out long? id, out JsonHttpResult<ApiError>? error)
+    {
+        id = null;
+        error = null;
+        var values = request.Query[name];
+        if (values.Count == 0) return true;
+        if (values.Count > 1 || !TryParse(values[0], out var value))
+        {
+            error = Errors.Validation($"invalid {name}", $"{name} must be a positive integer");
+            return false;
+        }
+        id = value;
+        return true;
+    }
 }

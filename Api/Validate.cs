@@ -38,6 +38,32 @@ internal static class Validate
         return true;
     }
 
+    /// <summary>
+    /// A mailbox username as POST /mailboxes takes it: "alice" or "alice@&lt;domain&gt;" where the suffix is
+    /// the domain of domain_id. Returns the error, or null and the lower-cased local part. The local
+    /// part names a directory under VMAIL_DIR, so '/', '\', NUL and ".." are refused by name.
+    /// </summary>
+    public static string? MailboxUsername(string? username, long domainId, string domainName, out string local)
+    {
+        local = "";
+        if (string.IsNullOrEmpty(username)) return "username is required";
+        var value = username;
+        var at = value.LastIndexOf('@');
+        if (at >= 0)
+        {
+            var suffix = value[(at + 1)..].ToLowerInvariant();
+            if (suffix != domainName) return $"username domain \"{value[(at + 1)..]}\" does not match domain_id ({domainId}: {domainName})";
+            value = value[..at];
+        }
+        if (value.Length == 0) return "username must not be empty";
+        if (value.Contains('@', StringComparison.Ordinal)) return "username must not contain @";
+        if (value.IndexOfAny(['/', '\\', '\0']) >= 0) return "username must not contain /, \\ or NUL bytes";
+        if (value.Contains("..", StringComparison.Ordinal)) return "username must not contain ..";
+        if (!IsLocalPart(value)) return $"'{value}' is not a valid local part (RFC 5321 dot-atom, at most 64 characters)";
+        local = value.ToLowerInvariant();
+        return null;
+    }
+
     /// <summary>local@domain per RFC 5321 (dot-atom local part, DNS domain or [IP] literal), 254 max.</summary>
     public static bool IsEmailAddress(string? address)
     {

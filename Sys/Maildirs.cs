@@ -49,6 +49,8 @@ internal sealed class Maildirs(string vmailDir)
         return !existed;
     }
 
+    public bool MailboxExists(string domain, string username) => Directory.Exists(MailboxDir(domain, username));
+
     public void RemoveMailbox(string domain, string username) => RemoveTree(MailboxDir(domain, username));
 
     public void RemoveDomain(string domain) => RemoveTree(DomainDir(domain));
