@@ -51,6 +51,19 @@ namespace MailPanel;
 // System
 [JsonSerializable(typeof(AboutInfo))]
 [JsonSerializable(typeof(Health))]
+// Configuration tiers
+[JsonSerializable(typeof(GlobalConfig))]
+[JsonSerializable(typeof(DomainDefaults))]
+[JsonSerializable(typeof(MailboxDefaults))]
+[JsonSerializable(typeof(DomainOverrides))]
+[JsonSerializable(typeof(MailboxOverrides))]
+[JsonSerializable(typeof(DomainEffective))]
+[JsonSerializable(typeof(MailboxEffective))]
+// Anti-spam
+[JsonSerializable(typeof(AntispamConfig))]
+[JsonSerializable(typeof(WhitelistCreate))]
+[JsonSerializable(typeof(WhitelistEntry))]
+[JsonSerializable(typeof(ListPage<WhitelistEntry>))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>
