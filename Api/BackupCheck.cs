@@ -2,15 +2,12 @@ namespace MailPanel;
 
 /// <summary>
 /// Validates a whole backup document before anything is written: field rules (the same validators
-/// the resource routes use), uniqueness the schema would enforce, and every foreign key against the
-/// document itself. Returns the first problem as "path: message" (e.g. "mailboxes[3].username: ..."),
+/// the resource routes use; for the tiers and overrides the routes' own <see cref="ConfigRules"/>),
+/// uniqueness the schema would enforce, and every foreign key against the document itself. Returns the first problem as "path: message" (e.g. "mailboxes[3].username: ..."),
 /// or null when the document can be restored.
 /// </summary>
 internal static class BackupCheck
 {
-    static readonly string[] Actions = ["tag", "quarantine", "reject"];
-    static readonly string[] SpfPolicies = ["-all", "~all", "?all"];
-    static readonly string[] DmarcPolicies = ["none", "quarantine", "reject"];
     const int MaxText = 64 * 1024;
 
     public static string? Check(BackupDocument doc)
@@ -75,16 +72,14 @@ internal static class BackupCheck
             if (!sources.Add(a.Source)) return $"{at}.source: duplicate alias source '{a.Source}'";
         }
 
-        if (GlobalConfig(doc.GlobalConfig) is { } g) return $"global_config.{g}";
-        var dd = doc.DomainDefaults;
-        if (DomainTier(dd.QuotaTotalBytes, dd.MaxMailboxes, dd.MaxAliases, dd.MessageSizeLimit, dd.SpfPolicy ?? "", dd.DmarcPolicy ?? "",
-                dd.SpamThreshold, dd.SpamAction ?? "", dd.ClamavAction ?? "") is { } ddError) return $"domain_defaults.{ddError}";
-        if (!Clock.IsRfc3339(dd.UpdatedAt)) return "domain_defaults.updated_at: must be an RFC 3339 UTC timestamp";
-        var md = doc.MailboxDefaults;
-        if (MailboxTier(md.QuotaBytes, md.MaxSendPerDay, md.MaxRecipientsPerMessage, md.MessageSizeLimit, md.SpamThreshold, md.SpamAction,
-                md.AutoJunkThreshold, md.VacationMessage ?? "", md.ForwardTo ?? "") is { } mdError) return $"mailbox_defaults.{mdError}";
-        if (md.VacationMessage is null || md.ForwardTo is null) return "mailbox_defaults: vacation_message and forward_to must be strings";
-        if (!Clock.IsRfc3339(md.UpdatedAt)) return "mailbox_defaults.updated_at: must be an RFC 3339 UTC timestamp";
+        // The tiers and override rows follow the config routes' rules exactly (ConfigRules), so a
+        // restore can never store a value that PUT would refuse.
+        if (ConfigRules.Check(doc.GlobalConfig) is { } g) return $"global_config.{g}";
+        if (!Clock.IsRfc3339(doc.GlobalConfig.UpdatedAt)) return "global_config.updated_at: must be an RFC 3339 UTC timestamp";
+        if (ConfigRules.Check(doc.DomainDefaults) is { } dd) return $"domain_defaults.{dd}";
+        if (!Clock.IsRfc3339(doc.DomainDefaults.UpdatedAt)) return "domain_defaults.updated_at: must be an RFC 3339 UTC timestamp";
+        if (ConfigRules.Check(doc.MailboxDefaults) is { } md) return $"mailbox_defaults.{md}";
+        if (!Clock.IsRfc3339(doc.MailboxDefaults.UpdatedAt)) return "mailbox_defaults.updated_at: must be an RFC 3339 UTC timestamp";
 
         var overridden = new HashSet<long>();
         for (var i = 0; i < doc.DomainOverrides.Count; i++)
@@ -94,8 +89,7 @@ internal static class BackupCheck
             if (o is null) return $"{at}: must be an object";
             if (!domains.ContainsKey(o.DomainId)) return $"{at}.domain_id: no domain with id {o.DomainId} in the backup";
             if (!overridden.Add(o.DomainId)) return $"{at}.domain_id: duplicate overrides for domain {o.DomainId}";
-            if (DomainTier(o.QuotaTotalBytes, o.MaxMailboxes, o.MaxAliases, o.MessageSizeLimit, o.SpfPolicy, o.DmarcPolicy,
-                    o.SpamThreshold, o.SpamAction, o.ClamavAction) is { } oe) return $"{at}.{oe}";
+            if (ConfigRules.Check(o.Overrides()) is { } oe) return $"{at}.{oe}";
         }
         overridden.Clear();
         for (var i = 0; i < doc.MailboxOverrides.Count; i++)
@@ -105,8 +99,7 @@ internal static class BackupCheck
             if (o is null) return $"{at}: must be an object";
             if (!mailboxes.Contains(o.MailboxId)) return $"{at}.mailbox_id: no mailbox with id {o.MailboxId} in the backup";
             if (!overridden.Add(o.MailboxId)) return $"{at}.mailbox_id: duplicate overrides for mailbox {o.MailboxId}";
-            if (MailboxTier(0, o.MaxSendPerDay, o.MaxRecipientsPerMessage, o.MessageSizeLimit, o.SpamThreshold, o.SpamAction,
-                    o.AutoJunkThreshold, o.VacationMessage, o.ForwardTo) is { } oe) return $"{at}.{oe}";
+            if (ConfigRules.Check(o.Overrides()) is { } oe) return $"{at}.{oe}";
         }
 
         var ids = new HashSet<long>();
@@ -178,46 +171,4 @@ internal static class BackupCheck
         text is null ? "must be a string"
         : text.Length > MaxText ? $"must be at most {MaxText} characters"
         : text.Contains('\0', StringComparison.Ordinal) ? "must not contain NUL" : null;
-
-    static string? GlobalConfig(BackupGlobalConfig g) =>
-        Validate.Range("message_size_limit", g.MessageSizeLimit, 1, Validate.MaxBytes)
-        ?? Validate.Range("max_smtpd_connections", g.MaxSmtpdConnections, 1, Validate.MaxCount)
-        ?? Validate.Range("max_smtpd_rate_per_min", g.MaxSmtpdRatePerMin, 0, Validate.MaxCount)
-        ?? Validate.NetworkList("relay_networks", g.RelayNetworks, allowEmpty: true)
-        ?? Validate.OneOf("tls_min_version", g.TlsMinVersion, "TLSv1.2", "TLSv1.3")
-        ?? Validate.OneOf("cipher_policy", g.CipherPolicy, "medium", "high")
-        ?? (g.SpamRemoteHost is null || (g.SpamRemoteHost.Length > 0 && !Validate.IsDomainName(g.SpamRemoteHost) && !Validate.IsIpLiteral(g.SpamRemoteHost))
-            ? "spam_remote_host: must be a host name, an IP address or empty" : null)
-        ?? Validate.Range("spam_remote_port", g.SpamRemotePort, 1, 65535)
-        ?? Validate.NetworkList("spam_remote_network", g.SpamRemoteNetwork, allowEmpty: true)
-        ?? Validate.DomainList("dnsbl_zones", g.DnsblZones)
-        ?? Validate.Range("greylist_delay_seconds", g.GreylistDelaySeconds, 0, Validate.MaxCount)
-        ?? Validate.Range("greylist_max_age_days", g.GreylistMaxAgeDays, 0, Validate.MaxCount)
-        ?? (Clock.IsRfc3339(g.UpdatedAt) ? null : "updated_at: must be an RFC 3339 UTC timestamp");
-
-    /// <summary>Domain tier fields (defaults or overrides; null means "not set" and passes).</summary>
-    static string? DomainTier(long? quota, long? maxMailboxes, long? maxAliases, long? messageSize, string? spf, string? dmarc,
-        double? spamThreshold, string? spamAction, string? clamavAction) =>
-        Validate.Range("quota_total_bytes", quota, 0, Validate.MaxBytes)
-        ?? Validate.Range("max_mailboxes", maxMailboxes, 0, Validate.MaxCount)
-        ?? Validate.Range("max_aliases", maxAliases, 0, Validate.MaxCount)
-        ?? Validate.Range("message_size_limit", messageSize, 1, Validate.MaxBytes)
-        ?? (spf is null ? null : Validate.OneOf("spf_policy", spf, SpfPolicies))
-        ?? (dmarc is null ? null : Validate.OneOf("dmarc_policy", dmarc, DmarcPolicies))
-        ?? Validate.Range("spam_threshold", spamThreshold, -1000, 1000)
-        ?? (spamAction is null ? null : Validate.OneOf("spam_action", spamAction, Actions))
-        ?? (clamavAction is null ? null : Validate.OneOf("clamav_action", clamavAction, Actions));
-
-    /// <summary>Mailbox tier fields (defaults or overrides; null means "not set" and passes).</summary>
-    static string? MailboxTier(long? quota, long? maxSend, long? maxRecipients, long? messageSize, double? spamThreshold,
-        string? spamAction, double? autoJunk, string? vacation, string? forwardTo) =>
-        Validate.Range("quota_bytes", quota, 0, Validate.MaxBytes)
-        ?? Validate.Range("max_send_per_day", maxSend, 0, Validate.MaxCount)
-        ?? Validate.Range("max_recipients_per_message", maxRecipients, 0, Validate.MaxCount)
-        ?? Validate.Range("message_size_limit", messageSize, 1, Validate.MaxBytes)
-        ?? Validate.Range("spam_threshold", spamThreshold, -1000, 1000)
-        ?? (spamAction is null ? null : Validate.OneOf("spam_action", spamAction, Actions))
-        ?? Validate.Range("auto_junk_threshold", autoJunk, -1000, 1000)
-        ?? (vacation is null ? null : Text(vacation) is { } t ? $"vacation_message: {t}" : null)
-        ?? (string.IsNullOrEmpty(forwardTo) || Validate.AddressList(forwardTo, out _) is not null ? null : $"forward_to: '{forwardTo}' is not a valid address list");
 }

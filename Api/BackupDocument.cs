@@ -2,6 +2,9 @@ namespace MailPanel;
 
 // The backup document (section 14), parsed whole and strictly: every field required (null where the
 // column is nullable), unknown fields rejected. Field order of each Values() = its BackupStore table.
+// The three tiers are the config routes' own records (GET shape = PUT body), so a restore is checked
+// by the same ConfigRules; their updated_at, optional on PUT, is required here by BackupCheck. An
+// override row is the route's override record plus the row id, flat as in the table.
 
 internal sealed record BackupDocument
 {
@@ -10,9 +13,9 @@ internal sealed record BackupDocument
     public required List<BackupDomain> Domains { get; init; }
     public required List<BackupMailbox> Mailboxes { get; init; }
     public required List<BackupAlias> Aliases { get; init; }
-    public required BackupGlobalConfig GlobalConfig { get; init; }
-    public required BackupDomainDefaults DomainDefaults { get; init; }
-    public required BackupMailboxDefaults MailboxDefaults { get; init; }
+    public required GlobalConfig GlobalConfig { get; init; }
+    public required DomainDefaults DomainDefaults { get; init; }
+    public required MailboxDefaults MailboxDefaults { get; init; }
     public required List<BackupDomainOverride> DomainOverrides { get; init; }
     public required List<BackupMailboxOverride> MailboxOverrides { get; init; }
     public required List<BackupTlsCert> TlsCerts { get; init; }
@@ -55,76 +58,6 @@ internal sealed record BackupAlias : IBackupRow
     public object?[] Values() => [Id, DomainId, Source, Destination, CreatedAt];
 }
 
-internal sealed record BackupGlobalConfig : IBackupRow
-{
-    public required long MessageSizeLimit { get; init; }
-    public required long MaxSmtpdConnections { get; init; }
-    public required long MaxSmtpdRatePerMin { get; init; }
-    public required string RelayNetworks { get; init; }
-    public required string TlsMinVersion { get; init; }
-    public required string CipherPolicy { get; init; }
-    public required string SpamRemoteHost { get; init; }
-    public required long SpamRemotePort { get; init; }
-    public required string SpamRemoteNetwork { get; init; }
-    public required bool DnsblEnabled { get; init; }
-    public required string DnsblZones { get; init; }
-    public required bool GreylistEnabled { get; init; }
-    public required long GreylistDelaySeconds { get; init; }
-    public required long GreylistMaxAgeDays { get; init; }
-    public required string UpdatedAt { get; init; }
-
-    public object?[] Values() =>
-        [MessageSizeLimit, MaxSmtpdConnections, MaxSmtpdRatePerMin, RelayNetworks, TlsMinVersion, CipherPolicy,
-         SpamRemoteHost, SpamRemotePort, SpamRemoteNetwork, DnsblEnabled, DnsblZones, GreylistEnabled,
-         GreylistDelaySeconds, GreylistMaxAgeDays, UpdatedAt];
-}
-
-internal sealed record BackupDomainDefaults : IBackupRow
-{
-    public required long QuotaTotalBytes { get; init; }
-    public required long MaxMailboxes { get; init; }
-    public required long MaxAliases { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required bool DkimEnabled { get; init; }
-    public required string SpfPolicy { get; init; }
-    public required string DmarcPolicy { get; init; }
-    public required double SpamThreshold { get; init; }
-    public required string SpamAction { get; init; }
-    public required string ClamavAction { get; init; }
-    public required bool GreylistingEnabled { get; init; }
-    public required bool RequireTlsInbound { get; init; }
-    public required string UpdatedAt { get; init; }
-
-    public object?[] Values() =>
-        [QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy, SpamThreshold,
-         SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound, UpdatedAt];
-}
-
-internal sealed record BackupMailboxDefaults : IBackupRow
-{
-    public required long QuotaBytes { get; init; }
-    public required bool EnabledSmtp { get; init; }
-    public required bool EnabledImap { get; init; }
-    public required bool EnabledPop3 { get; init; }
-    public required long MaxSendPerDay { get; init; }
-    public required long MaxRecipientsPerMessage { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required double? SpamThreshold { get; init; }
-    public required string? SpamAction { get; init; }
-    public required double AutoJunkThreshold { get; init; }
-    public required bool VacationEnabled { get; init; }
-    public required string VacationMessage { get; init; }
-    public required string ForwardTo { get; init; }
-    public required bool ForwardKeepCopy { get; init; }
-    public required bool RequireTlsClient { get; init; }
-    public required string UpdatedAt { get; init; }
-
-    public object?[] Values() =>
-        [QuotaBytes, EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit,
-         SpamThreshold, SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy,
-         RequireTlsClient, UpdatedAt];
-}
-
 internal sealed record BackupDomainOverride : IBackupRow
 {
     public required long DomainId { get; init; }
@@ -140,6 +73,11 @@ internal sealed record BackupDomainOverride : IBackupRow
     public required string? ClamavAction { get; init; }
     public required bool? GreylistingEnabled { get; init; }
     public required bool? RequireTlsInbound { get; init; }
+
+    /// <summary>The row as the PUT /domains/:id/overrides body, for <see cref="ConfigRules"/>.</summary>
+    public DomainOverrides Overrides() =>
+        new(QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy, SpamThreshold,
+            SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound);
 
     public object?[] Values() =>
         [DomainId, QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy,
@@ -163,6 +101,11 @@ internal sealed record BackupMailboxOverride : IBackupRow
     public required string? ForwardTo { get; init; }
     public required bool? ForwardKeepCopy { get; init; }
     public required bool? RequireTlsClient { get; init; }
+
+    /// <summary>The row as the PUT /mailboxes/:id/overrides body, for <see cref="ConfigRules"/>.</summary>
+    public MailboxOverrides Overrides() =>
+        new(EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit, SpamThreshold,
+            SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy, RequireTlsClient);
 
     public object?[] Values() =>
         [MailboxId, EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit,

@@ -83,6 +83,22 @@ internal static class BackupStore
     public static readonly BackupTable AntispamWhitelist = new("antispam_whitelist", "id", false,
         [("id", I), ("entry_type", T), ("value", T), ("note", T), ("created_at", T)]);
 
+    // The tiers are the config routes' records (Store/ConfigStore.cs); their values in the column order above.
+
+    static object?[] Values(GlobalConfig g) =>
+        [g.MessageSizeLimit, g.MaxSmtpdConnections, g.MaxSmtpdRatePerMin, g.RelayNetworks, g.TlsMinVersion, g.CipherPolicy,
+         g.SpamRemoteHost, g.SpamRemotePort, g.SpamRemoteNetwork, g.DnsblEnabled, g.DnsblZones, g.GreylistEnabled,
+         g.GreylistDelaySeconds, g.GreylistMaxAgeDays, g.UpdatedAt];
+
+    static object?[] Values(DomainDefaults d) =>
+        [d.QuotaTotalBytes, d.MaxMailboxes, d.MaxAliases, d.MessageSizeLimit, d.DkimEnabled, d.SpfPolicy, d.DmarcPolicy,
+         d.SpamThreshold, d.SpamAction, d.ClamavAction, d.GreylistingEnabled, d.RequireTlsInbound, d.UpdatedAt];
+
+    static object?[] Values(MailboxDefaults m) =>
+        [m.QuotaBytes, m.EnabledSmtp, m.EnabledImap, m.EnabledPop3, m.MaxSendPerDay, m.MaxRecipientsPerMessage,
+         m.MessageSizeLimit, m.SpamThreshold, m.SpamAction, m.AutoJunkThreshold, m.VacationEnabled, m.VacationMessage,
+         m.ForwardTo, m.ForwardKeepCopy, m.RequireTlsClient, m.UpdatedAt];
+
     /// <summary>Document order.</summary>
     static readonly BackupTable[] Tables =
         [Domains, Mailboxes, Aliases, GlobalConfig, DomainDefaults, MailboxDefaults, DomainOverrides, MailboxOverrides,
@@ -167,9 +183,9 @@ internal static class BackupStore
         InsertAll(write, Domains, doc.Domains);
         InsertAll(write, Mailboxes, doc.Mailboxes);
         InsertAll(write, Aliases, doc.Aliases);
-        InsertAll(write, GlobalConfig, [doc.GlobalConfig]);
-        InsertAll(write, DomainDefaults, [doc.DomainDefaults]);
-        InsertAll(write, MailboxDefaults, [doc.MailboxDefaults]);
+        InsertValues(write, GlobalConfig, [Values(doc.GlobalConfig)]);
+        InsertValues(write, DomainDefaults, [Values(doc.DomainDefaults)]);
+        InsertValues(write, MailboxDefaults, [Values(doc.MailboxDefaults)]);
         InsertAll(write, DomainOverrides, doc.DomainOverrides);
         InsertAll(write, MailboxOverrides, doc.MailboxOverrides);
         InsertAll(write, TlsCerts, doc.TlsCerts);
@@ -178,7 +194,10 @@ internal static class BackupStore
         write.Commit();
     }
 
-    static void InsertAll<TRow>(Db.Write write, BackupTable table, IEnumerable<TRow> rows) where TRow : IBackupRow
+    static void InsertAll<TRow>(Db.Write write, BackupTable table, IEnumerable<TRow> rows) where TRow : IBackupRow =>
+        InsertValues(write, table, rows.Select(row => row.Values()));
+
+    static void InsertValues(Db.Write write, BackupTable table, IEnumerable<object?[]> rows)
     {
         using var command = write.Command(table.Insert);
         var parameters = new SqliteParameter[table.Columns.Length];
@@ -186,9 +205,8 @@ internal static class BackupStore
         for (var i = 0; i < parameters.Length; i++)
             parameters[i].SqliteType = table.Columns[i].Kind switch { ColumnKind.Real => SqliteType.Real, ColumnKind.Text => SqliteType.Text, _ => SqliteType.Integer };
         command.Prepare();
-        foreach (var row in rows)
+        foreach (var values in rows)
         {
-            var values = row.Values();
             for (var i = 0; i < parameters.Length; i++)
                 parameters[i].Value = values[i] switch { null => DBNull.Value, bool b => b ? 1L : 0L, var v => v };
             command.ExecuteNonQuery();

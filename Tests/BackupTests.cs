@@ -139,6 +139,7 @@ public class BackupTests
         { "missing field", "" },
         { "wrong type", "" },
         { "null list", "aliases" },
+        { "global_config without updated_at", "global_config.updated_at" },
     };
 
     static string Corrupt(JsonObject doc, string how)
@@ -164,6 +165,8 @@ public class BackupTests
             case "missing field": d["domains"]![0]!.AsObject().Remove("active"); break;
             case "wrong type": d["domains"]![0]!["active"] = "yes"; break;
             case "null list": d["aliases"] = null; break;
+            // PUT takes updated_at as optional; a backup must carry it (the column is NOT NULL).
+            case "global_config without updated_at": d["global_config"]!.AsObject().Remove("updated_at"); break;
         }
         return d.ToJsonString();
     }
@@ -181,6 +184,60 @@ public class BackupTests
         else r.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
         if (path.Length > 0 && how != "schema_version") Assert.Matches("^" + System.Text.RegularExpressions.Regex.Escape(path) + "[: ]", (string?)r.Json["detail"]);
         if (how == "schema_version") Assert.Contains($"version {Schema.Version}", (string?)r.Json["detail"]);
+        Assert.Equal(Comparable(before), Comparable(await Backup(s)));
+    }
+
+    /// <summary>(document key, field, JSON value): values the tier and override PUT routes refuse.</summary>
+    public static TheoryData<string, string, string> TierValuesThePutRoutesRefuse => new()
+    {
+        { "global_config", "tls_min_version", "\"TLSv1.0\"" },
+        { "global_config", "relay_networks", "\"\"" },
+        { "global_config", "greylist_delay_seconds", "100000" },
+        { "domain_defaults", "spam_threshold", "500" },
+        { "domain_defaults", "message_size_limit", "10" },
+        { "mailbox_defaults", "message_size_limit", "10" },
+        { "mailbox_defaults", "vacation_message", "\"bell \\u0007\"" },
+        { "domain_overrides", "dmarc_policy", "\"REJECT\"" },
+        { "mailbox_overrides", "forward_to", "\"not an address\"" },
+        { "mailbox_overrides", "auto_junk_threshold", "-5" },
+    };
+
+    [Theory]
+    [MemberData(nameof(TierValuesThePutRoutesRefuse))]
+    public async Task RestoreRefusesTierValuesThePutRoutesRefuse(string key, string field, string json)
+    {
+        await using var s = await TestServer.Start();
+        await Populate(s);
+        var before = await Backup(s);
+        var value = JsonNode.Parse(json);
+
+        // The route refuses the value...
+        var isRow = key.EndsWith("_overrides", StringComparison.Ordinal);
+        string route;
+        JsonObject body;
+        if (isRow)
+        {
+            var id = before[key]![0]![key == "domain_overrides" ? "domain_id" : "mailbox_id"]!.GetValue<long>();
+            route = key == "domain_overrides" ? $"/api/v1/domains/{id}/overrides" : $"/api/v1/mailboxes/{id}/overrides";
+            body = new JsonObject { [field] = value?.DeepClone() };
+        }
+        else
+        {
+            route = "/api/v1/config/" + key.Replace("_config", "").Replace('_', '-');
+            body = (await s.Get(route)).Json.AsObject();
+            body[field] = value?.DeepClone();
+        }
+        (await s.Put(route, body.ToJsonString())).AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+
+        // ...and so does a restore carrying it, naming its path and changing nothing.
+        var doc = before.DeepClone().AsObject();
+        var target = isRow ? doc[key]![0]!.AsObject() : doc[key]!.AsObject();
+        Assert.True(target.ContainsKey(field));
+        target[field] = value?.DeepClone();
+        var r = await s.Post("/api/v1/backup/restore", doc.ToJsonString());
+        r.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        var path = isRow ? $"{key}[0].{field}" : $"{key}.{field}";
+        Assert.Matches("^" + System.Text.RegularExpressions.Regex.Escape(path) + "[: ]", (string?)r.Json["detail"]);
         Assert.Equal(Comparable(before), Comparable(await Backup(s)));
     }
 
