@@ -18,6 +18,7 @@ readonly DATA_DIR=/var/lib/backendside-mailpanel
 readonly VMAIL_DIR=/var/vmail
 readonly LOG_FILE=/var/log/mailpanel.log # used only without systemd (with it: journalctl -u mailpanel)
 readonly PID_FILE=/run/mailpanel.pid     # used only without systemd
+readonly APT_LOG=/var/log/mailpanel-install-apt.log
 # dbconfig-no-thanks: opendmarc depends on "dbconfig-mysql | dbconfig-no-thanks"; without it apt
 # picks the MySQL variant and its database prompts.
 readonly PACKAGES=(
@@ -43,10 +44,14 @@ info() { printf '    %s\n' "$*"; }
 warn() { printf '    warning: %s\n' "$*" >&2; }
 die() {
   printf 'mailpanel install: %s\n' "$*" >&2
+  if [ "$STEP" != start ]; then
+    printf 'mailpanel install: FAILED at step "%s". Fix the cause and run the same command again.\n' "$STEP" >&2
+  fi
   exit 1
 }
 on_error() {
   local code=$1 line=$2
+  [ "$BASH_SUBSHELL" -eq 0 ] || exit "$code" # the parent reports it once
   trap - ERR
   printf '\nmailpanel install: FAILED at step "%s" (exit %s, install.sh line %s).\n' "$STEP" "$code" "$line" >&2
   printf 'Nothing else was changed after that step; fix the cause above and run the same command again.\n' >&2
@@ -106,7 +111,11 @@ install_packages() {
   # "No configuration": MailPanel renders main.cf itself; the Debian wizard must not write one.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq || warn "apt-get update failed; using the package lists already on this host"
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" </dev/null
+  if ! apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" </dev/null >"$APT_LOG" 2>&1; then
+    tail -n 30 "$APT_LOG" >&2
+    die "apt-get install failed (full output in $APT_LOG)"
+  fi
+  info "installed (apt output in $APT_LOG)"
 }
 
 create_users_and_dirs() {

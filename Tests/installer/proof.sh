@@ -67,7 +67,12 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'fail "command failed at proof.sh line $LINENO"' ERR
+trap 'exit 143' TERM INT
+on_err() {
+  [ "$BASH_SUBSHELL" -eq 0 ] || exit 1 # reported once, by the parent
+  fail "command failed at proof.sh line $1"
+}
+trap 'on_err $LINENO' ERR
 
 # Runs a command in the root: the isolated network namespace, a clean environment.
 in_root() {
@@ -129,14 +134,14 @@ install -m 0644 "$REPO/mailpanel.service" "$ROOT/root/mailpanel/mailpanel.servic
 install -m 0755 "$BINARY" "$ROOT/root/mailpanel/OUT/mailpanel"
 
 step "refuses a system that is not Debian 12 / Ubuntu 24.04"
-cp "$ROOT/etc/os-release" "$WORK/os-release"
+cp -a "$ROOT/etc/os-release" "$WORK/os-release"
 rm -f "$ROOT/etc/os-release"
 printf 'ID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40"\n' >"$ROOT/etc/os-release"
 rc=0
 in_root /bin/bash -c 'cd /root/mailpanel && sudo ./install.sh' >"$WORK/refused.log" 2>&1 || rc=$?
 cat "$WORK/refused.log"
 rm -f "$ROOT/etc/os-release"
-cp "$WORK/os-release" "$ROOT/etc/os-release"
+cp -a "$WORK/os-release" "$ROOT/etc/os-release"
 [ "$rc" -ne 0 ] || fail "install.sh accepted Fedora"
 grep -q "unsupported system 'Fedora Linux 40'" "$WORK/refused.log" || fail "no clear refusal message"
 [ ! -e "$ROOT/usr/local/bin/mailpanel" ] || fail "a refused install still installed the binary"
