@@ -115,6 +115,8 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$ROOT/dev/pts" 2>/dev/null 
 # sysfs mounted from inside the namespace shows its interfaces (lo only), not the host's.
 nsenter --net="/run/netns/$NS" mount -t sysfs -o ro sysfs "$ROOT/sys"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# As on a real host, the host name resolves (sudo and Postfix look it up).
+printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"
 
 step "test tools and the installer's packages, downloaded with the host's network"
 cp -n "$DEBS"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null || true
@@ -162,7 +164,8 @@ KEY=$(grep ^API_KEY= "$CONFIG" | cut -d= -f2)
 [[ $KEY =~ ^[A-Za-z0-9]{40}$ ]] || fail "API_KEY is not 40 letters and digits: '$KEY'"
 grep -qF "$PASSWORD" "$CONFIG" && fail "the plain admin password is stored in config.env"
 grep -q '^ADMIN_PASSWORD_HASH={BLF-CRYPT}' "$CONFIG" || fail "no password hash in config.env"
-[ "$(stat -c '%U:%G %a' "$ROOT/var/vmail")" = "vmail:vmail 700" ] || fail "/var/vmail is $(stat -c '%U:%G %a' "$ROOT/var/vmail")"
+vmail=$(in_root stat -c '%U:%G %a' /var/vmail) # owner names from the root's own /etc/passwd
+[ "$vmail" = "vmail:vmail 700" ] || fail "/var/vmail is $vmail"
 
 step "from inside the root: /health, admin login, domain + mailbox through the API"
 api() { # METHOD PATH [JSON] -> body; fails unless 2xx
@@ -206,8 +209,8 @@ snapshot() { # content hashes of everything the installer or the reconcile owns,
   (cd "$ROOT" && find etc/backendside-mailpanel etc/postfix etc/dovecot etc/systemd/system var/vmail \
     -type f -not -path '*/dovecot.index*' -not -name 'dovecot-uidlist' -print0 2>/dev/null |
     sort -z | xargs -0 sha256sum)
-  (cd "$ROOT" && find var/vmail -printf '%P %u:%g %m\n' | sort)
-  stat -c '%n %U:%G %a' "$ROOT/var/vmail" "$CONFIG" "$ROOT/var/lib/backendside-mailpanel"
+  (cd "$ROOT" && find var/vmail -printf '%P %U:%G %m\n' | sort)
+  stat -c '%n %u:%g %a' "$ROOT/var/vmail" "$CONFIG" "$ROOT/var/lib/backendside-mailpanel"
 }
 snapshot >"$WORK/before.txt"
 domains_before=$(api GET /api/v1/domains)
