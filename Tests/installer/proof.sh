@@ -8,6 +8,7 @@
 # Everything is unmounted and removed on exit, failed or not; the cached tarball stays.
 # shellcheck disable=SC2015 # `check && check || fail` is meant: fail runs when any check fails
 set -Eeuo pipefail
+exec 2>&1 # one stream, in order, for the test log
 
 BINARY=$1
 REPO=$2
