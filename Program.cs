@@ -38,8 +38,12 @@ internal static class Program
         builder.Services.AddSingleton(sp => new Access(db, config, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<RateLimiter>();
         builder.Services.AddSingleton(sp => new Jwt(System.Text.Encoding.UTF8.GetBytes(config.JwtSecret), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(new Maildirs(config.VmailDir));
-        builder.Services.AddSingleton(sp => new Reconciler(MailStack.For(sp).Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
+        var maildirs = new Maildirs(config.VmailDir);
+        maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
+        builder.Services.AddSingleton(maildirs);
+        builder.Services.AddSingleton(sp => new Services(config, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new MailStack(config, db, sp.GetRequiredService<Services>(), sp.GetRequiredService<ILogger<MailStack>>()));
+        builder.Services.AddSingleton(sp => new Reconciler(sp.GetRequiredService<MailStack>().Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 
         var app = builder.Build();

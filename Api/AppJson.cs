@@ -45,6 +45,27 @@ namespace MailPanel;
 [JsonSerializable(typeof(Alias))]
 [JsonSerializable(typeof(AliasCreate))]
 [JsonSerializable(typeof(ListPage<Alias>))]
+// Backup
+[JsonSerializable(typeof(BackupDocument))]
+[JsonSerializable(typeof(RestoreResult))]
+// System
+[JsonSerializable(typeof(AboutInfo))]
+[JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(ReconcileApplied))]
+[JsonSerializable(typeof(ReconcileFailed))]
+// Configuration tiers
+[JsonSerializable(typeof(GlobalConfig))]
+[JsonSerializable(typeof(DomainDefaults))]
+[JsonSerializable(typeof(MailboxDefaults))]
+[JsonSerializable(typeof(DomainOverrides))]
+[JsonSerializable(typeof(MailboxOverrides))]
+[JsonSerializable(typeof(DomainEffective))]
+[JsonSerializable(typeof(MailboxEffective))]
+// Anti-spam
+[JsonSerializable(typeof(AntispamConfig))]
+[JsonSerializable(typeof(WhitelistCreate))]
+[JsonSerializable(typeof(WhitelistEntry))]
+[JsonSerializable(typeof(ListPage<WhitelistEntry>))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>

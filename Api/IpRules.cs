@@ -48,7 +48,11 @@ internal sealed class IpRules
             network = new IPNetwork(ip, ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
             return true;
         }
-        return IPNetwork.TryParse(text, out network);
+        // .NET 10's IPNetwork.TryParse silently masks host bits ("10.0.0.1/8" -> 10.0.0.0/8); Postfix
+        // refuses such entries, so they are refused here too.
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        return IPNetwork.TryParse(text, out network) && IsPlainLiteral(text[..slash])
+            && IPAddress.TryParse(text[..slash], out var address) && address.Equals(network.BaseAddress);
     }
 
     /// <summary>IPAddress.TryParse accepts "1", "0x7f.1" and scope ids; a rule must be a plain dotted quad or IPv6 literal.</summary>

@@ -106,6 +106,18 @@ internal static class Validate
     public static bool IsIPv4Literal(string text) =>
         text.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p) <= 255 && (p.Length == 1 || p[0] != '0'));
 
+    /// <summary>A host name: a DNS name (<see cref="IsDomainName"/>) or one bare label such as "spamd" (not all digits).</summary>
+    public static bool IsHostName(string? name)
+    {
+        if (IsDomainName(name)) return true;
+        if (string.IsNullOrEmpty(name) || name.Length > 63 || name[0] == '-' || name[^1] == '-') return false;
+        return name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') && !name.All(char.IsAsciiDigit);
+    }
+
+    /// <summary>Free text that may span lines: no control characters other than tab, CR and LF.</summary>
+    public static bool IsPlainText(string text) =>
+        text.All(c => !char.IsControl(c) || c is '\t' or '\r' or '\n');
+
     /// <summary>A plain unicast IPv4 or IPv6 literal, as used for outgoing_ip.</summary>
     public static bool IsIpLiteral(string? text)
     {

@@ -38,6 +38,21 @@ internal static class HostInfo
         }
     }
 
+    /// <summary>Free (to an unprivileged writer) and total bytes of the filesystem holding <paramref name="path"/>; null if unreadable.</summary>
+    public static (long Free, long Total)? Disk(string path)
+    {
+        try
+        {
+            if (!Directory.Exists(path)) return null;
+            var drive = new DriveInfo(path);
+            return (drive.AvailableFreeSpace, drive.TotalSize);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>PRETTY_NAME from os-release, as `hostnamectl` shows it.</summary>
     public static string OsName(string sysRootOsRelease)
     {

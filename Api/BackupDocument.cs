@@ -1,0 +1,209 @@
+namespace MailPanel;
+
+// The backup document (section 14), parsed whole and strictly: every field required (null where the
+// column is nullable), unknown fields rejected. Field order of each Values() = its BackupStore table.
+
+internal sealed record BackupDocument
+{
+    public required long SchemaVersion { get; init; }
+    public required string CreatedAt { get; init; }
+    public required List<BackupDomain> Domains { get; init; }
+    public required List<BackupMailbox> Mailboxes { get; init; }
+    public required List<BackupAlias> Aliases { get; init; }
+    public required BackupGlobalConfig GlobalConfig { get; init; }
+    public required BackupDomainDefaults DomainDefaults { get; init; }
+    public required BackupMailboxDefaults MailboxDefaults { get; init; }
+    public required List<BackupDomainOverride> DomainOverrides { get; init; }
+    public required List<BackupMailboxOverride> MailboxOverrides { get; init; }
+    public required List<BackupTlsCert> TlsCerts { get; init; }
+    public required List<BackupDkimKey> DkimKeys { get; init; }
+    public required List<BackupWhitelistEntry> AntispamWhitelist { get; init; }
+}
+
+internal sealed record BackupDomain : IBackupRow
+{
+    public required long Id { get; init; }
+    public required string Name { get; init; }
+    public required bool Active { get; init; }
+    public required string OutgoingIp { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, Name, Active, OutgoingIp, CreatedAt];
+}
+
+internal sealed record BackupMailbox : IBackupRow
+{
+    public required long Id { get; init; }
+    public required long DomainId { get; init; }
+    public required string Username { get; init; }
+    public required string PasswordHash { get; init; }
+    public required long Quota { get; init; }
+    public required bool Active { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, DomainId, Username, PasswordHash, Quota, Active, CreatedAt];
+}
+
+internal sealed record BackupAlias : IBackupRow
+{
+    public required long Id { get; init; }
+    public required long DomainId { get; init; }
+    public required string Source { get; init; }
+    public required string Destination { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, DomainId, Source, Destination, CreatedAt];
+}
+
+internal sealed record BackupGlobalConfig : IBackupRow
+{
+    public required long MessageSizeLimit { get; init; }
+    public required long MaxSmtpdConnections { get; init; }
+    public required long MaxSmtpdRatePerMin { get; init; }
+    public required string RelayNetworks { get; init; }
+    public required string TlsMinVersion { get; init; }
+    public required string CipherPolicy { get; init; }
+    public required string SpamRemoteHost { get; init; }
+    public required long SpamRemotePort { get; init; }
+    public required string SpamRemoteNetwork { get; init; }
+    public required bool DnsblEnabled { get; init; }
+    public required string DnsblZones { get; init; }
+    public required bool GreylistEnabled { get; init; }
+    public required long GreylistDelaySeconds { get; init; }
+    public required long GreylistMaxAgeDays { get; init; }
+    public required string UpdatedAt { get; init; }
+
+    public object?[] Values() =>
+        [MessageSizeLimit, MaxSmtpdConnections, MaxSmtpdRatePerMin, RelayNetworks, TlsMinVersion, CipherPolicy,
+         SpamRemoteHost, SpamRemotePort, SpamRemoteNetwork, DnsblEnabled, DnsblZones, GreylistEnabled,
+         GreylistDelaySeconds, GreylistMaxAgeDays, UpdatedAt];
+}
+
+internal sealed record BackupDomainDefaults : IBackupRow
+{
+    public required long QuotaTotalBytes { get; init; }
+    public required long MaxMailboxes { get; init; }
+    public required long MaxAliases { get; init; }
+    public required long? MessageSizeLimit { get; init; }
+    public required bool DkimEnabled { get; init; }
+    public required string SpfPolicy { get; init; }
+    public required string DmarcPolicy { get; init; }
+    public required double SpamThreshold { get; init; }
+    public required string SpamAction { get; init; }
+    public required string ClamavAction { get; init; }
+    public required bool GreylistingEnabled { get; init; }
+    public required bool RequireTlsInbound { get; init; }
+    public required string UpdatedAt { get; init; }
+
+    public object?[] Values() =>
+        [QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy, SpamThreshold,
+         SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound, UpdatedAt];
+}
+
+internal sealed record BackupMailboxDefaults : IBackupRow
+{
+    public required long QuotaBytes { get; init; }
+    public required bool EnabledSmtp { get; init; }
+    public required bool EnabledImap { get; init; }
+    public required bool EnabledPop3 { get; init; }
+    public required long MaxSendPerDay { get; init; }
+    public required long MaxRecipientsPerMessage { get; init; }
+    public required long? MessageSizeLimit { get; init; }
+    public required double? SpamThreshold { get; init; }
+    public required string? SpamAction { get; init; }
+    public required double AutoJunkThreshold { get; init; }
+    public required bool VacationEnabled { get; init; }
+    public required string VacationMessage { get; init; }
+    public required string ForwardTo { get; init; }
+    public required bool ForwardKeepCopy { get; init; }
+    public required bool RequireTlsClient { get; init; }
+    public required string UpdatedAt { get; init; }
+
+    public object?[] Values() =>
+        [QuotaBytes, EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit,
+         SpamThreshold, SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy,
+         RequireTlsClient, UpdatedAt];
+}
+
+internal sealed record BackupDomainOverride : IBackupRow
+{
+    public required long DomainId { get; init; }
+    public required long? QuotaTotalBytes { get; init; }
+    public required long? MaxMailboxes { get; init; }
+    public required long? MaxAliases { get; init; }
+    public required long? MessageSizeLimit { get; init; }
+    public required bool? DkimEnabled { get; init; }
+    public required string? SpfPolicy { get; init; }
+    public required string? DmarcPolicy { get; init; }
+    public required double? SpamThreshold { get; init; }
+    public required string? SpamAction { get; init; }
+    public required string? ClamavAction { get; init; }
+    public required bool? GreylistingEnabled { get; init; }
+    public required bool? RequireTlsInbound { get; init; }
+
+    public object?[] Values() =>
+        [DomainId, QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy,
+         SpamThreshold, SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound];
+}
+
+internal sealed record BackupMailboxOverride : IBackupRow
+{
+    public required long MailboxId { get; init; }
+    public required bool? EnabledSmtp { get; init; }
+    public required bool? EnabledImap { get; init; }
+    public required bool? EnabledPop3 { get; init; }
+    public required long? MaxSendPerDay { get; init; }
+    public required long? MaxRecipientsPerMessage { get; init; }
+    public required long? MessageSizeLimit { get; init; }
+    public required double? SpamThreshold { get; init; }
+    public required string? SpamAction { get; init; }
+    public required double? AutoJunkThreshold { get; init; }
+    public required bool? VacationEnabled { get; init; }
+    public required string? VacationMessage { get; init; }
+    public required string? ForwardTo { get; init; }
+    public required bool? ForwardKeepCopy { get; init; }
+    public required bool? RequireTlsClient { get; init; }
+
+    public object?[] Values() =>
+        [MailboxId, EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit,
+         SpamThreshold, SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy,
+         RequireTlsClient];
+}
+
+internal sealed record BackupTlsCert : IBackupRow
+{
+    public required long Id { get; init; }
+    public required string Hostname { get; init; }
+    public required string CertPath { get; init; }
+    public required string KeyPath { get; init; }
+    public required string Issuer { get; init; }
+    public required string? ExpiresAt { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, Hostname, CertPath, KeyPath, Issuer, ExpiresAt, CreatedAt];
+}
+
+internal sealed record BackupDkimKey : IBackupRow
+{
+    public required long Id { get; init; }
+    public required string Domain { get; init; }
+    public required string Selector { get; init; }
+    public required string PrivateKeyPath { get; init; }
+    public required string DnsRecord { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, Domain, Selector, PrivateKeyPath, DnsRecord, CreatedAt];
+}
+
+internal sealed record BackupWhitelistEntry : IBackupRow
+{
+    public required long Id { get; init; }
+    public required string EntryType { get; init; }
+    public required string Value { get; init; }
+    public required string Note { get; init; }
+    public required string CreatedAt { get; init; }
+
+    public object?[] Values() => [Id, EntryType, Value, Note, CreatedAt];
+}
+
+internal sealed record RestoreResult(string Message, long Domains, long Mailboxes, long Aliases);
