@@ -206,7 +206,18 @@ JWT_SECRET=$(secret 48)
 DATA_DIR=$DATA_DIR
 VMAIL_DIR=$VMAIL_DIR
 SYSROOT=/
+# The mail stack's listeners (Postfix smtpd/submission, Dovecot imap/pop3).
+SMTP_LISTEN=0.0.0.0:25
+SUBMISSION_LISTEN=0.0.0.0:587
+IMAP_LISTEN=0.0.0.0:143
+POP3_LISTEN=0.0.0.0:110
 EOF
+    # Postfix myhostname / Dovecot hostname: the FQDN when the host has one, else the daemon's default.
+    local fqdn
+    fqdn=$(hostname -f 2>/dev/null || true)
+    if [[ $fqdn =~ ^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$ ]]; then
+      printf 'MAIL_HOSTNAME=%s\n' "${fqdn,,}" >>"$tmp"
+    fi
     chmod 0600 "$tmp"
     mv -f "$tmp" "$CONFIG"
     info "new random API key, JWT secret and admin password"
@@ -290,7 +301,7 @@ wait_health() {
 }
 
 reconcile() {
-  step "first reconcile: rendering the Postfix and Dovecot configuration from the database"
+  step "reconcile: rendering the Postfix and Dovecot configuration from the database (before Postfix starts)"
   local body code
   body=$(mktemp)
   code=$(curl -s -o "$body" -w '%{http_code}' --max-time 120 -X POST \

@@ -205,7 +205,7 @@ read_back installer-proof-1
 in_root curl -s --user 'alice@proof.example:Proof-pass-123' 'imap://127.0.0.1/INBOX;UID=1' | grep -q 'delivered through the installed stack' ||
   fail "message body not read back over IMAP"
 
-step "second run: changes nothing but the binary, keeps the API key"
+step "second run with a new build: upgrades the binary, changes nothing else, keeps the API key"
 snapshot() { # content hashes of everything the installer or the reconcile owns, minus the binary
   (cd "$ROOT" && find etc/backendside-mailpanel etc/postfix etc/dovecot etc/systemd/system var/vmail \
     -type f -not -path '*/dovecot.index*' -not -name 'dovecot-uidlist' -print0 2>/dev/null |
@@ -215,6 +215,10 @@ snapshot() { # content hashes of everything the installer or the reconcile owns,
 }
 snapshot >"$WORK/before.txt"
 domains_before=$(api GET /api/v1/domains)
+pid_before=$(cat "$ROOT/run/mailpanel.pid")
+# A new build to upgrade to: the same binary with trailing bytes (ELF ignores them), published to
+# the same OUT/mailpanel, so the second run is README's line again.
+printf 'next-build' >>"$ROOT/root/mailpanel/OUT/mailpanel"
 t=$(date +%s)
 if ! in_root /bin/bash -c 'cd /root/mailpanel && sudo ./install.sh' 2>&1 | tee "$WORK/install2.log"; then
   fail "second install.sh run failed"
@@ -222,6 +226,8 @@ fi
 say "second run took $(($(date +%s) - t)) s"
 snapshot >"$WORK/after.txt"
 diff -u "$WORK/before.txt" "$WORK/after.txt" || fail "the second run changed files (diff above)"
+cmp -s "$ROOT/root/mailpanel/OUT/mailpanel" "$ROOT/usr/local/bin/mailpanel" || fail "the binary was not upgraded"
+[ "$(cat "$ROOT/run/mailpanel.pid")" != "$pid_before" ] || fail "the daemon was not restarted on the new binary"
 [ "$(grep ^API_KEY= "$CONFIG" | cut -d= -f2)" = "$KEY" ] || fail "the API key changed"
 grep -q 'admin login: *unchanged' "$WORK/install2.log" || fail "the second run printed a new password"
 [ "$(api GET /api/v1/domains)" = "$domains_before" ] || fail "the domains changed across the re-run"
