@@ -363,16 +363,21 @@ start_mail_stack() {
     control postfix start
     info "postfix: started"
   fi
-  local name
+  # The Debian init scripts: "start" is a no-op when the daemon already runs; its pid file says
+  # whether it is up (pidof-based "status" would also see same-named processes outside a chroot).
+  local name pid
   for name in opendkim opendmarc; do
-    if [ -x "/etc/init.d/$name" ]; then
-      if "/etc/init.d/$name" status >/dev/null 2>&1; then
-        info "$name: running"
-      elif "/etc/init.d/$name" start </dev/null >/dev/null 2>&1; then
-        info "$name: started (/etc/init.d/$name)"
-      else
-        warn "$name did not start (/etc/init.d/$name start); nothing uses it until DKIM/DMARC are configured"
-      fi
+    [ -x "/etc/init.d/$name" ] || continue
+    "/etc/init.d/$name" start </dev/null >/dev/null 2>&1 || true
+    for _ in $(seq 1 20); do # the daemon writes its pid file just after it forks
+      pid=$(cat "/run/$name/$name.pid" 2>/dev/null || true)
+      [ -z "$pid" ] || break
+      sleep 0.1
+    done
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      info "$name: running (pid $pid)"
+    else
+      warn "$name did not start (/etc/init.d/$name start); nothing uses it until DKIM/DMARC are configured"
     fi
   done
 }
