@@ -318,10 +318,7 @@ reconcile() {
 }
 
 postfix_running() { postfix status >/dev/null 2>&1; }
-dovecot_running() {
-  local pid
-  pid=$(cat /run/dovecot/master.pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
-}
+dovecot_running() { pid_file_alive /run/dovecot/master.pid; }
 
 # Runs a daemon-control command with its output in a file, not a pipe: the daemons it forks keep
 # their standard streams, and a pipe would never reach end-of-file.
@@ -363,23 +360,31 @@ start_mail_stack() {
     control postfix start
     info "postfix: started"
   fi
-  # The Debian init scripts: "start" is a no-op when the daemon already runs; its pid file says
-  # whether it is up (pidof-based "status" would also see same-named processes outside a chroot).
-  local name pid
+  # Judged by the pid files: the init scripts' own "status"/"start" checks go by process name,
+  # which can see same-named processes outside a chroot and miss the one inside.
+  local name
   for name in opendkim opendmarc; do
     [ -x "/etc/init.d/$name" ] || continue
+    if pid_file_alive "/run/$name/$name.pid"; then
+      info "$name: running (pid $(cat "/run/$name/$name.pid"))"
+      continue
+    fi
     "/etc/init.d/$name" start </dev/null >/dev/null 2>&1 || true
     for _ in $(seq 1 20); do # the daemon writes its pid file just after it forks
-      pid=$(cat "/run/$name/$name.pid" 2>/dev/null || true)
-      [ -z "$pid" ] || break
+      pid_file_alive "/run/$name/$name.pid" && break
       sleep 0.1
     done
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      info "$name: running (pid $pid)"
+    if pid_file_alive "/run/$name/$name.pid"; then
+      info "$name: started (pid $(cat "/run/$name/$name.pid"))"
     else
       warn "$name did not start (/etc/init.d/$name start); nothing uses it until DKIM/DMARC are configured"
     fi
   done
+}
+
+pid_file_alive() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
 final_check() {
