@@ -54,6 +54,7 @@ cleanup() {
     kill -"$round" $pids 2>/dev/null
     sleep 1
   done
+  say "cleanup: processes stopped"
   local m
   for m in $(findmnt -rn -o TARGET | grep -F "$ROOT/" | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m"
@@ -61,6 +62,7 @@ cleanup() {
   if findmnt -rn -o TARGET | grep -qF "$ROOT/"; then
     say "still mounted under $ROOT; leaving $WORK in place"
   else
+    say "cleanup: unmounted"
     rm -rf --one-file-system "$WORK"
   fi
   [ -e "/run/netns/$NS" ] && ip netns del "$NS"
@@ -230,6 +232,9 @@ cmp -s "$ROOT/root/mailpanel/OUT/mailpanel" "$ROOT/usr/local/bin/mailpanel" || f
 [ "$(cat "$ROOT/run/mailpanel.pid")" != "$pid_before" ] || fail "the daemon was not restarted on the new binary"
 [ "$(grep ^API_KEY= "$CONFIG" | cut -d= -f2)" = "$KEY" ] || fail "the API key changed"
 grep -q 'admin login: *unchanged' "$WORK/install2.log" || fail "the second run printed a new password"
+for running in 'dovecot: was running' 'postfix: was running' 'opendkim: running' 'opendmarc: running'; do
+  grep -q "$running" "$WORK/install2.log" || fail "the second run did not find '$running'"
+done
 [ "$(api GET /api/v1/domains)" = "$domains_before" ] || fail "the domains changed across the re-run"
 in_root swaks --silent 2 --server 127.0.0.1:25 --from someone@elsewhere.example --to alice@proof.example \
   --header 'Subject: installer-proof-2' --body 'after the second run' || fail "SMTP refused after the re-run"
