@@ -268,6 +268,7 @@ stop_direct() {
 
 start_daemon() {
   step "starting the MailPanel daemon"
+  stop_direct # one started directly by an earlier run without systemd
   if has_systemd; then
     [ -f "$HERE/mailpanel.service" ] || die "mailpanel.service must sit next to install.sh"
     install -m 0644 "$HERE/mailpanel.service" "$UNIT.new"
@@ -277,7 +278,6 @@ start_daemon() {
     systemctl restart mailpanel.service # Type=notify: returns once the daemon sent READY=1
     info "systemd unit mailpanel.service enabled and (re)started"
   else
-    stop_direct
     touch "$LOG_FILE"
     chmod 0640 "$LOG_FILE"
     setsid "$BIN" --config "$CONFIG" </dev/null >>"$LOG_FILE" 2>&1 &
@@ -285,6 +285,12 @@ start_daemon() {
     info "started directly (pid $(cat "$PID_FILE")), logging to $LOG_FILE"
   fi
   wait_health 30 || die "the daemon did not answer $(local_api)/health within 30 s (see $(log_hint))"
+  # An answer from some other process on the port does not count: ours must still be running.
+  if has_systemd; then
+    systemctl is-active --quiet mailpanel.service || die "mailpanel.service is not active (see $(log_hint))"
+  else
+    direct_pid >/dev/null || die "the daemon exited right after starting (see $LOG_FILE)"
+  fi
 }
 
 log_hint() { if has_systemd; then echo "journalctl -u mailpanel"; else echo "$LOG_FILE"; fi; }
