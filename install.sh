@@ -446,7 +446,7 @@ stop_and_remove_service() {
     info "removed $UNIT"
   fi
   stop_direct
-  rm -f "$BIN" "$BIN.new" "$INSTALLED_MARK"
+  rm -f "$BIN" "$BIN.new"
   info "removed $BIN"
 }
 
