@@ -8,8 +8,10 @@ namespace MailPanel.Tests;
 /// The one-line install (install.sh + mailpanel.service), proven in a fresh Debian 12 root by
 /// Tests/installer/proof.sh: debootstrap (cached), chroot, a network namespace of its own, then
 /// /health, admin login, a mailbox receiving mail over SMTP and read back over IMAP, a re-run that
-/// changes nothing, --uninstall and --purge.
+/// changes nothing, --uninstall and --purge. Its own collection, run alone after the parallel
+/// ones: apt and dpkg on 2 cores would otherwise slow the other tests past their timeouts.
 /// </summary>
+[Collection(InstallerCollection.Name)]
 public class InstallerTests(ITestOutputHelper output)
 {
     static string Script(string name) => Path.Combine(NativeBinaryTests.RepoRoot(), name);
@@ -102,4 +104,10 @@ public sealed class InstallerProofFactAttribute : FactAttribute
         if (!Posix.IsRoot) Skip = "installer proof skipped: needs root (chroot, mounts, network namespace); CI=true runs it";
         else if (!File.Exists("/usr/sbin/debootstrap")) Skip = "installer proof skipped: debootstrap is not installed (apt-get install debootstrap); CI=true runs it";
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InstallerCollection
+{
+    public const string Name = "installer proof (runs alone)";
 }

@@ -247,13 +247,22 @@ if ! in_root systemd-analyze verify /root/mailpanel/mailpanel.service >"$WORK/ve
 fi
 [ ! -s "$WORK/verify.log" ] || { cat "$WORK/verify.log"; fail "systemd-analyze verify printed warnings"; }
 
-step "--uninstall keeps the data; --purge --yes removes it"
+step "--uninstall keeps the data (a reinstall finds it); --purge --yes removes it"
 in_root /bin/bash -c 'cd /root/mailpanel && sudo ./install.sh --uninstall'
 [ ! -e "$ROOT/usr/local/bin/mailpanel" ] || fail "--uninstall left the binary"
 [ -f "$CONFIG" ] && [ -f "$ROOT/var/lib/backendside-mailpanel/mailpanel.db" ] && [ -d "$ROOT/var/vmail/proof.example" ] ||
   fail "--uninstall removed data"
 code=$(in_root curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health || true)
 [ "$code" = 000 ] || fail "the daemon still answers after --uninstall ($code)"
+if ! in_root /bin/bash -c 'cd /root/mailpanel && sudo ./install.sh' >"$WORK/install3.log" 2>&1; then
+  cat "$WORK/install3.log"
+  fail "reinstall after --uninstall failed"
+fi
+[ "$(grep ^API_KEY= "$CONFIG" | cut -d= -f2)" = "$KEY" ] || fail "the API key changed across --uninstall + install"
+grep -q 'admin login: *unchanged' "$WORK/install3.log" || fail "the reinstall printed a new admin password"
+[ "$(api GET /api/v1/domains)" = "$domains_before" ] || fail "the domains changed across --uninstall + install"
+say "reinstall after --uninstall: same API key, password and data"
+in_root /bin/bash -c 'cd /root/mailpanel && sudo ./install.sh --uninstall' >/dev/null
 rc=0
 in_root /bin/bash -c 'cd /root/mailpanel && echo no | sudo ./install.sh --purge' || rc=$?
 [ "$rc" -ne 0 ] && [ -f "$CONFIG" ] || fail "--purge without confirmation removed data"
