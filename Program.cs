@@ -42,7 +42,8 @@ internal static class Program
         maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
         builder.Services.AddSingleton(maildirs);
         builder.Services.AddSingleton(sp => new Services(config, sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => new Reconciler(MailStack.For(sp).Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
+        builder.Services.AddSingleton(sp => new MailStack(config, db, sp.GetRequiredService<Services>(), sp.GetRequiredService<ILogger<MailStack>>()));
+        builder.Services.AddSingleton(sp => new Reconciler(sp.GetRequiredService<MailStack>().Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 
         var app = builder.Build();

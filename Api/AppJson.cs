@@ -51,6 +51,8 @@ namespace MailPanel;
 // System
 [JsonSerializable(typeof(AboutInfo))]
 [JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(ReconcileApplied))]
+[JsonSerializable(typeof(ReconcileFailed))]
 // Configuration tiers
 [JsonSerializable(typeof(GlobalConfig))]
 [JsonSerializable(typeof(DomainDefaults))]
