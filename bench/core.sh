@@ -11,7 +11,6 @@ command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninterac
 bin=${1:-OUT/mailpanel}
 if [ ! -x "$bin" ]; then dotnet publish mailpanel.csproj -c Release -o OUT >/dev/null; bin=OUT/mailpanel; fi
 work=$(mktemp -d /tmp/mailpanel-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=18931
 key=bench-key-$RANDOM$RANDOM
 hash=$(printf 'bench-pass' | "$bin" hash-password)
@@ -24,8 +23,35 @@ DATA_DIR=$work/data
 VMAIL_DIR=$work/vmail
 SYSROOT=$work/root
 RATE_LIMIT_API_PER_MIN=100000000
+MAIL_HOSTNAME=mail.bench.test
+SMTP_LISTEN=127.0.0.1:18925
+SUBMISSION_LISTEN=127.0.0.1:18587
+IMAP_LISTEN=127.0.0.1:18143
+POP3_LISTEN=127.0.0.1:18110
 CFG
 url=http://127.0.0.1:$port
+sysroot=$work/root
+
+# A running mail stack for this sandbox, so /health can answer 200: the daemon renders the
+# config (first reconcile), then Dovecot and Postfix start on the bench's own loopback ports.
+stack_up=0
+stop_stack() {
+  if [ "$stack_up" = 1 ]; then
+    postfix -c "$sysroot/etc/postfix" stop >/dev/null 2>&1 || true
+    [ -f "$sysroot/run/dovecot/master.pid" ] && kill "$(cat "$sysroot/run/dovecot/master.pid")" 2>/dev/null || true
+  fi
+}
+trap 'stop_stack; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+"$bin" --config "$work/config.env" >/dev/null 2>&1 &
+pid=$!
+until curl -s -o /dev/null "$url/health"; do sleep 0.05; done
+if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null && command -v dovecot >/dev/null \
+   && curl -sf -X POST -H "X-API-Key: $key" "$url/api/v1/system/reconcile" >/dev/null; then
+  dovecot -c "$sysroot/etc/dovecot/dovecot.conf" && postfix -c "$sysroot/etc/postfix" start >/dev/null 2>&1 && stack_up=1
+  sleep 1
+fi
+echo "mail stack for the sandbox: $([ "$stack_up" = 1 ] && echo running || echo 'not running (needs root, postfix, dovecot)')"
+kill $pid; wait $pid 2>/dev/null || true
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
