@@ -51,6 +51,11 @@ namespace MailPanel;
 // System
 [JsonSerializable(typeof(AboutInfo))]
 [JsonSerializable(typeof(Health))]
+// Mail queue, statistics, daemon status
+[JsonSerializable(typeof(ListPage<QueueMessage>))]
+[JsonSerializable(typeof(QueueDelete))]
+[JsonSerializable(typeof(MailCounts))]
+[JsonSerializable(typeof(DaemonStatus))]
 // Configuration tiers
 [JsonSerializable(typeof(GlobalConfig))]
 [JsonSerializable(typeof(DomainDefaults))]
