@@ -149,14 +149,26 @@ internal sealed class MailStats(MailPaths paths, Services services, TimeProvider
     /// </summary>
     public static long TailStart(Stream stream, DateTimeOffset since, Func<string, DateTimeOffset?> timeOf)
     {
-        var step = 64L << 10;
-        var position = stream.Length;
-        while (position > 0)
+        const long Window = 64L << 10;
+        var step = Window;
+        var high = stream.Length; // the first line after here is inside the window (or unknown)
+        while (high > 0)
         {
-            position = Math.Max(0, position - step);
+            var low = Math.Max(0, high - step);
             step = Math.Min(step * 2, 64L << 20);
-            if (position == 0) return 0;
-            if (FirstTime(stream, position, timeOf) is { } t && t < since) return position;
+            if (low == 0) return 0;
+            if (FirstTime(stream, low, timeOf) is { } t && t < since)
+            {
+                // The window starts between low and high: narrow it down instead of reading up to twice the day.
+                while (high - low > Window)
+                {
+                    var mid = low + (high - low) / 2;
+                    if (FirstTime(stream, mid, timeOf) is { } m && m < since) low = mid;
+                    else high = mid;
+                }
+                return low;
+            }
+            high = low;
         }
         return 0;
     }

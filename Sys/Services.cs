@@ -87,7 +87,9 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
 
         lock (gate)
             if (statuses.TryGetValue(name, out var hit) && time.GetUtcNow() - hit.At < StatusTtl) return hit.Value;
-        var result = await Run.Exec(Which("systemctl") ?? "systemctl", ["is-active", service.Unit], TimeSpan.FromSeconds(5), cancel: cancel);
+        var result = Which("systemctl") is { } systemctl
+            ? await Run.Exec(systemctl, ["is-active", service.Unit], TimeSpan.FromSeconds(5), cancel: cancel)
+            : new RunResult(127, "", "", false, true);
         // The message is systemctl's own word ("inactive", "failed", "activating"), as the reference's status routes show it.
         var state = result.Stdout.Trim();
         var status = result.NotFound || result.TimedOut ? new ServiceStatus(ServiceState.Unknown, result.Describe("systemctl"))
