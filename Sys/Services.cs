@@ -105,7 +105,7 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = Posix.ReadSmallFile(path); // not File.ReadAllText: the Postfix master holds its pid file locked
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
