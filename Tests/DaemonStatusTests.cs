@@ -39,6 +39,20 @@ public class DaemonStatusTests
     }
 
     [Fact]
+    public async Task RunningWhileTheMasterHoldsItsPidFileLocked()
+    {
+        // The Postfix master keeps master.pid locked; a plain FileStream read fails on such a file.
+        await using var s = await TestServer.Start();
+        Installed(s);
+        var file = s.Get<MailPaths>().PostfixPidFile;
+        PidFile(file, $"{Environment.ProcessId,10}\n");
+        using var locked = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None); // flock(LOCK_EX)
+        Assert.ThrowsAny<IOException>(() => File.ReadAllText(file));
+        var r = await s.Get("/api/v1/postfix/status");
+        Assert.Equal("""{"name":"postfix","status":"running","message":""}""", r.Json.ToJsonString());
+    }
+
+    [Fact]
     public async Task StoppedWithThePidFileFindingWhenNotRunning()
     {
         await using var s = await TestServer.Start();
