@@ -23,7 +23,9 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
 
     readonly Dictionary<string, Service> known = new(StringComparer.Ordinal)
     {
-        ["postfix"] = new("postfix", "postconf", ["-h", "mail_version"], "postfix", paths.PostfixPidFile),
+        // -d: the compiled-in default. A plain `postconf -h mail_version` reads /etc/postfix/main.cf and dies
+        // when it does not exist (a host whose only Postfix config is the panel's SYSROOT/etc/postfix).
+        ["postfix"] = new("postfix", "postconf", ["-d", "-h", "mail_version"], "postfix", paths.PostfixPidFile),
         ["dovecot"] = new("dovecot", "dovecot", ["--version"], "dovecot", paths.DovecotPidFile),
     };
     readonly Lock gate = new();
@@ -71,7 +73,7 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
         if (Binary(name) is { } binary)
         {
             var result = await Run.Exec(binary, service.VersionArgs, TimeSpan.FromSeconds(10), cancel: cancel);
-            // postconf -h mail_version prints "3.7.11"; dovecot --version prints "2.3.19.1 (9b53102964)".
+            // postconf -d -h mail_version prints "3.7.11"; dovecot --version prints "2.3.19.1 (9b53102964)".
             if (result.Ok && result.Stdout.Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
                 version = first;
         }
