@@ -46,7 +46,8 @@ internal static class Program
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<PostfixQueue>();
         builder.Services.AddSingleton<MailStats>();
-        builder.Services.AddSingleton(sp => new Reconciler(MailStack.For(sp).Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
+        builder.Services.AddSingleton(sp => new MailStack(config, db, sp.GetRequiredService<Services>(), sp.GetRequiredService<ILogger<MailStack>>()));
+        builder.Services.AddSingleton(sp => new Reconciler(sp.GetRequiredService<MailStack>().Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 
         var app = builder.Build();

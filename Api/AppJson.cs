@@ -51,6 +51,8 @@ namespace MailPanel;
 // System
 [JsonSerializable(typeof(AboutInfo))]
 [JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(ReconcileApplied))]
+[JsonSerializable(typeof(ReconcileFailed))]
 // Mail queue, statistics, daemon status
 [JsonSerializable(typeof(ListPage<QueueMessage>))]
 [JsonSerializable(typeof(QueueDelete))]

@@ -17,6 +17,12 @@ internal sealed record HealthChecks(HealthCheck Database, HealthCheck Postfix, H
 
 internal sealed record Health(string Status, string Version, string Build, HealthChecks Checks);
 
+/// <summary>POST /system/reconcile, 200: what the apply did, step by step.</summary>
+internal sealed record ReconcileApplied(string Message, IReadOnlyList<string> Log);
+
+/// <summary>POST /system/reconcile, 500: the flat error shape plus the log up to the failing step.</summary>
+internal sealed record ReconcileFailed(string Error, string Detail, string Code, IReadOnlyList<string> Log);
+
 /// <summary>Section 15: build identification and the deep health probe.</summary>
 internal static class SystemApi
 {
@@ -28,6 +34,16 @@ internal static class SystemApi
     {
         app.MapGet("/api/v1/system/about", GetAbout);
         app.MapGet("/health", GetHealth); // open and never rate-limited: the gate lets it through
+        app.MapPost("/api/v1/system/reconcile", Reconcile);
+    }
+
+    /// <summary>Section 13: one apply, now, waiting for any background apply to finish first.</summary>
+    static async Task<Results<Ok<ReconcileApplied>, JsonHttpResult<ReconcileFailed>>> Reconcile(Reconciler reconciler, CancellationToken cancel)
+    {
+        var result = await reconciler.RunNow(cancel);
+        if (result.Ok) return TypedResults.Ok(new ReconcileApplied("mail config applied", result.Log));
+        return TypedResults.Json(new ReconcileFailed($"reconcile failed at step: {result.FailedStep}", result.Error ?? "", "INTERNAL_ERROR", result.Log),
+            AppJson.Api.ReconcileFailed, statusCode: StatusCodes.Status500InternalServerError);
     }
 
     static async Task<Ok<AboutInfo>> GetAbout(AppConfig config, Services services, CancellationToken cancel)

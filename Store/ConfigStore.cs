@@ -423,7 +423,7 @@ internal static class ConfigStore
         (new MailboxBase(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.Bool(4)), MapMailboxOverrides(r, 5));
 
     /// <summary>One read transaction, so the tiers and rows resolved together are from the same moment.</summary>
-    sealed class Snapshot : IDisposable
+    internal sealed class Snapshot : IDisposable
     {
         readonly SqliteConnection connection;
         readonly SqliteTransaction transaction;
@@ -482,6 +482,12 @@ internal static class ConfigStore
     public static EffectiveSnapshot ResolveAll(Db db)
     {
         using var snapshot = new Snapshot(db);
+        return ResolveAll(snapshot);
+    }
+
+    /// <summary>The same, inside a caller's snapshot (the mail-stack store reads more rows in the same transaction).</summary>
+    public static EffectiveSnapshot ResolveAll(Snapshot snapshot)
+    {
         var domains = snapshot.Command(EffectiveDomainsAllSql).ReadAll(MapDomainRow).ConvertAll(snapshot.Resolve);
         var byId = domains.ToDictionary(d => d.DomainId);
         var mailboxes = new List<MailboxEffective>();

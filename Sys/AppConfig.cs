@@ -21,6 +21,14 @@ internal sealed record AppConfig
     public IReadOnlyList<string> AdminLoginWhitelist { get; init; } = [];
     public IReadOnlyList<string> ApiKeyWhitelist { get; init; } = [];
 
+    /// <summary>Postfix myhostname / Dovecot hostname; defaults to the machine's host name.</summary>
+    public string MailHostname { get; init; } = "localhost";
+    /// <summary>address:port of the Postfix listeners and the Dovecot login listeners.</summary>
+    public string SmtpListen { get; init; } = "0.0.0.0:25";
+    public string SubmissionListen { get; init; } = "0.0.0.0:587";
+    public string ImapListen { get; init; } = "0.0.0.0:143";
+    public string Pop3Listen { get; init; } = "0.0.0.0:110";
+
     public string DatabasePath => Path.Combine(DataDir, "mailpanel.db");
 
     /// <summary>A path on the managed host: every system path goes through SYSROOT so tests can sandbox it.</summary>
@@ -30,6 +38,7 @@ internal sealed record AppConfig
     [
         "LISTEN", "API_KEY", "ADMIN_USER", "ADMIN_PASSWORD_HASH", "JWT_SECRET", "DATA_DIR", "VMAIL_DIR",
         "SYSROOT", "RATE_LIMIT_LOGIN_PER_MIN", "RATE_LIMIT_API_PER_MIN", "ADMIN_LOGIN_WHITELIST", "API_KEY_WHITELIST",
+        "MAIL_HOSTNAME", "SMTP_LISTEN", "SUBMISSION_LISTEN", "IMAP_LISTEN", "POP3_LISTEN",
     ];
 
     /// <summary>Parses config.env text. Any problem is a <see cref="ConfigException"/> with one clear line.</summary>
@@ -82,11 +91,22 @@ internal sealed record AppConfig
             RateLimitApiPerMin = PositiveInt("RATE_LIMIT_API_PER_MIN", 60),
             AdminLoginWhitelist = Cidrs("ADMIN_LOGIN_WHITELIST"),
             ApiKeyWhitelist = Cidrs("API_KEY_WHITELIST"),
+            MailHostname = Optional("MAIL_HOSTNAME", "").ToLowerInvariant() is { Length: > 0 } h ? h : DefaultMailHostname(),
+            SmtpListen = Optional("SMTP_LISTEN", "0.0.0.0:25"),
+            SubmissionListen = Optional("SUBMISSION_LISTEN", "0.0.0.0:587"),
+            ImapListen = Optional("IMAP_LISTEN", "0.0.0.0:143"),
+            Pop3Listen = Optional("POP3_LISTEN", "0.0.0.0:110"),
         };
         if (Encoding.UTF8.GetByteCount(config.JwtSecret) < 32) throw new ConfigException("JWT_SECRET must be at least 32 bytes");
         if (!Passwords.IsStoredHash(config.AdminPasswordHash))
             throw new ConfigException("ADMIN_PASSWORD_HASH must be a {BLF-CRYPT} bcrypt hash (mailpanel hash-password)");
         if (!TryParseListen(config.Listen, out _)) throw new ConfigException($"LISTEN '{config.Listen}' is not address:port");
+        if (!Validate.IsHostName(config.MailHostname))
+            throw new ConfigException($"MAIL_HOSTNAME '{config.MailHostname}' is not a host name");
+        foreach (var (key, listen) in new[] { ("SMTP_LISTEN", config.SmtpListen), ("SUBMISSION_LISTEN", config.SubmissionListen),
+            ("IMAP_LISTEN", config.ImapListen), ("POP3_LISTEN", config.Pop3Listen) })
+            if (!TryParseListen(listen, out var ep) || ep.Port == 0)
+                throw new ConfigException($"{key} '{listen}' is not address:port (port 1-65535)");
         foreach (var (key, path) in new[] { ("DATA_DIR", config.DataDir), ("VMAIL_DIR", config.VmailDir), ("SYSROOT", config.SysRoot) })
             if (!Path.IsPathRooted(path)) throw new ConfigException($"{key} must be an absolute path");
         return config;
@@ -106,6 +126,13 @@ internal sealed record AppConfig
     /// <summary>address:port; port 0 asks the kernel for a free port (tests use it).</summary>
     public static bool TryParseListen(string listen, out IPEndPoint endpoint) =>
         IPEndPoint.TryParse(listen, out endpoint!) && listen.Contains(':', StringComparison.Ordinal);
+
+    /// <summary>The machine's host name, lower-cased; "localhost" when it is not a usable DNS name.</summary>
+    static string DefaultMailHostname()
+    {
+        var name = HostInfo.HostName().ToLowerInvariant();
+        return Validate.IsHostName(name) ? name : "localhost";
+    }
 
     static string Unquote(string v) =>
         v.Length >= 2 && (v[0] == '"' || v[0] == '\'') && v[^1] == v[0] ? v[1..^1] : v;

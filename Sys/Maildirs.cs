@@ -18,11 +18,15 @@ internal sealed class Maildirs(string vmailDir)
     public string MailboxDir(string domain, string username) => Path.Combine(vmailDir, domain, username);
 
     /// <summary>Creates VMAIL_DIR if missing (at start-up: /health reports a missing root as an error).</summary>
-    public void EnsureRoot() => Directory.CreateDirectory(vmailDir);
+    /// <summary>
+    /// Creates VMAIL_DIR if missing (at start-up: /health reports a missing root as an error) and
+    /// gives it to vmail: Dovecot (as vmail) creates the home and Maildir of a mailbox on first use.
+    /// </summary>
+    public void EnsureRoot() => MakeDir(vmailDir);
 
     public void CreateDomain(string domain)
     {
-        Directory.CreateDirectory(vmailDir);
+        EnsureRoot();
         MakeDir(DomainDir(domain));
     }
 

@@ -92,6 +92,18 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>gid of a system group from /etc/group.</summary>
+    public static uint? LookupGroup(string name, string groupFile = "/etc/group")
+    {
+        if (!File.Exists(groupFile)) return null;
+        foreach (var line in File.ReadLines(groupFile))
+        {
+            var f = line.Split(':');
+            if (f.Length >= 3 && f[0] == name && uint.TryParse(f[2], out var gid)) return gid;
+        }
+        return null;
+    }
+
     /// <summary>uid/gid of a system user from /etc/passwd (no NSS call: the users we need are local).</summary>
     public static (uint Uid, uint Gid)? LookupUser(string name, string passwdFile = "/etc/passwd")
     {

@@ -20,6 +20,22 @@ public class ConfigFileTests
         Assert.Equal(60, c.RateLimitApiPerMin);
         Assert.Empty(c.AdminLoginWhitelist);
         Assert.Empty(c.ApiKeyWhitelist);
+        Assert.Equal(("0.0.0.0:25", "0.0.0.0:587", "0.0.0.0:143", "0.0.0.0:110"), (c.SmtpListen, c.SubmissionListen, c.ImapListen, c.Pop3Listen));
+        Assert.True(Validate.IsHostName(c.MailHostname), c.MailHostname);
+    }
+
+    [Fact]
+    public void MailStackKeysAreRead()
+    {
+        var c = AppConfig.Parse(Minimal("""
+            MAIL_HOSTNAME=Mail.Example.COM
+            SMTP_LISTEN=127.0.0.1:2525
+            SUBMISSION_LISTEN=127.0.0.1:2587
+            IMAP_LISTEN=[::1]:2143
+            POP3_LISTEN=127.0.0.2:2110
+            """));
+        Assert.Equal("mail.example.com", c.MailHostname);
+        Assert.Equal(("127.0.0.1:2525", "127.0.0.1:2587", "[::1]:2143", "127.0.0.2:2110"), (c.SmtpListen, c.SubmissionListen, c.ImapListen, c.Pop3Listen));
     }
 
     [Fact]
@@ -55,6 +71,11 @@ public class ConfigFileTests
     [InlineData("LISTEN=nowhere", "LISTEN")]
     [InlineData("DATA_DIR=relative/path", "absolute")]
     [InlineData("API_KEY=again", "twice")]
+    [InlineData("MAIL_HOSTNAME=bad_host!", "MAIL_HOSTNAME")]
+    [InlineData("SMTP_LISTEN=25", "SMTP_LISTEN")]
+    [InlineData("SUBMISSION_LISTEN=0.0.0.0:0", "SUBMISSION_LISTEN")]
+    [InlineData("IMAP_LISTEN=0.0.0.0:70000", "IMAP_LISTEN")]
+    [InlineData("POP3_LISTEN=host:110", "POP3_LISTEN")]
     public void BadConfigIsRejectedWithOneClearLine(string extra, string expected)
     {
         var e = Assert.Throws<ConfigException>(() => AppConfig.Parse(Minimal(extra)));

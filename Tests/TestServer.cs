@@ -51,7 +51,8 @@ public sealed class TestServer : IAsyncDisposable
             ["JWT_SECRET"] = "test-jwt-secret-that-is-at-least-32-bytes-long",
             ["DATA_DIR"] = Path.Combine(dir, "data"),
             ["VMAIL_DIR"] = Path.Combine(dir, "vmail"),
-            ["SYSROOT"] = Path.Combine(dir, "root"),
+            // Short: Postfix and Dovecot sockets live under SYSROOT and sun_path holds 108 bytes.
+            ["SYSROOT"] = Path.Combine(Path.GetTempPath(), "mp", Guid.NewGuid().ToString("N")[..12]),
             ["RATE_LIMIT_LOGIN_PER_MIN"] = "1000",
             ["RATE_LIMIT_API_PER_MIN"] = "1000000",
         };
@@ -76,8 +77,11 @@ public sealed class TestServer : IAsyncDisposable
         Http.Dispose();
         await app.StopAsync();
         await app.DisposeAsync();
-        try { Directory.Delete(Dir, recursive: true); }
-        catch (IOException) { }
+        foreach (var path in new[] { Dir, Config.SysRoot })
+        {
+            try { Directory.Delete(path, recursive: true); }
+            catch (IOException) { }
+        }
     }
 
     public Task<Response> Call(HttpMethod method, string path, string? json = null, Action<HttpRequestMessage>? configure = null) =>

@@ -1,0 +1,297 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace MailPanel;
+
+/// <summary>What a rendered file is, which decides how Sys/ applies it.</summary>
+internal enum MailFileKind
+{
+    /// <summary>main.cf / master.cf: validated with `postfix check`, applied with `postfix reload`.</summary>
+    PostfixConfig,
+    /// <summary>An lmdb map source: postmap to a temp name, rename; Postfix daemons notice on their own.</summary>
+    PostfixMap,
+    /// <summary>dovecot.conf: validated with `doveconf -n`, applied with `doveadm reload`.</summary>
+    DovecotConfig,
+    /// <summary>passwd-file users and deny.*: re-read by Dovecot when the mtime advances (no reload).</summary>
+    DovecotAuth,
+}
+
+/// <summary>One rendered file: its absolute path (under SYSROOT) and exact bytes.</summary>
+internal sealed record RenderedFile(string Path, MailFileKind Kind, byte[] Bytes);
+
+/// <summary>The host facts a render depends on, taken from config.env and /etc/passwd by Sys/.</summary>
+internal sealed record RenderSettings
+{
+    public required string SysRoot { get; init; }
+    public required string VmailDir { get; init; }
+    public required uint VmailUid { get; init; }
+    public required uint VmailGid { get; init; }
+    public required string Hostname { get; init; }
+    public required string SmtpListen { get; init; }
+    public required string SubmissionListen { get; init; }
+    public required string ImapListen { get; init; }
+    public required string Pop3Listen { get; init; }
+    /// <summary>Extra transport_maps lines (tests: a destination that is never reachable).</summary>
+    public IReadOnlyList<string> ExtraTransport { get; init; } = [];
+    /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>
+    public string ExtraMainCf { get; init; } = "";
+
+    public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
+
+    public string PostfixDir => HostPath("/etc/postfix");
+    public string DovecotDir => HostPath("/etc/dovecot");
+    public string DovecotConf => Path.Combine(DovecotDir, "dovecot.conf");
+    public string QueueDir => HostPath("/var/spool/postfix");
+    public string PostfixDataDir => HostPath("/var/lib/postfix");
+    public string LogDir => HostPath("/var/log");
+    public string DovecotBaseDir => HostPath("/run/dovecot");
+    public string DovecotStateDir => HostPath("/var/lib/dovecot");
+    public string LmtpSocket => Path.Combine(QueueDir, "private", "dovecot-lmtp");
+
+    /// <summary>
+    /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a
+    /// sandboxed SYSROOT gets a stable suffix so several instances can run side by side.
+    /// </summary>
+    public string Instance => SysRoot.TrimEnd('/').Length == 0 ? "mailpanel" : "mailpanel-" + Fnv(SysRoot).ToString("x8", CultureInfo.InvariantCulture);
+
+    static uint Fnv(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(text)) hash = (hash ^ b) * 16777619u;
+        return hash;
+    }
+}
+
+/// <summary>
+/// Renders every mail-stack file from a store snapshot. Pure: no I/O besides reading the embedded
+/// templates, inputs sorted ordinally, so the same snapshot always yields the same bytes.
+/// Inactive domains (and everything in them) and inactive mailboxes drop out of the maps and
+/// the users file: Postfix then rejects them at RCPT time and Dovecot refuses the login.
+/// </summary>
+internal static class MailRender
+{
+    public const string MainCf = "main.cf", MasterCf = "master.cf";
+    public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport"];
+
+    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s)
+    {
+        var activeDomains = snap.Domains.Where(d => d.Active).OrderBy(d => d.DomainName, StringComparer.Ordinal).ToList();
+        var users = ActiveUsers(snap);
+        var ips = OutgoingIps(activeDomains);
+        var cert = PickCert(snap.Certs, s.Hostname);
+
+        var files = new List<RenderedFile>
+        {
+            new(Path.Combine(s.PostfixDir, MainCf), MailFileKind.PostfixConfig, Utf8(RenderMainCf(snap.Global, s, cert, ips))),
+            new(Path.Combine(s.PostfixDir, MasterCf), MailFileKind.PostfixConfig, Utf8(RenderMasterCf(snap.Global, s, cert, ips))),
+            new(Path.Combine(s.PostfixDir, "vdomains"), MailFileKind.PostfixMap,
+                Lines("# virtual_mailbox_domains: active hosted domains", activeDomains.Select(d => d.DomainName + " OK"))),
+            // With an LMTP virtual_transport the value is unused, but it must not be empty.
+            new(Path.Combine(s.PostfixDir, "vmailbox"), MailFileKind.PostfixMap,
+                Lines("# virtual_mailbox_maps: active mailboxes of active domains", users.Select(u => $"{u.Address} {u.Domain}/{u.Username}/"))),
+            new(Path.Combine(s.PostfixDir, "valias"), MailFileKind.PostfixMap,
+                Lines("# virtual_alias_maps: aliases of active domains", snap.Aliases.Where(a => a.DomainActive)
+                    .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
+            new(Path.Combine(s.PostfixDir, "transport"), MailFileKind.PostfixMap,
+                Lines("# transport_maps", s.ExtraTransport.Order(StringComparer.Ordinal))),
+            new(Path.Combine(s.PostfixDir, "sender_transport"), MailFileKind.PostfixMap,
+                Lines("# sender_dependent_default_transport_maps: sender domain -> transport bound to domains.outgoing_ip",
+                    activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))),
+            new(s.DovecotConf, MailFileKind.DovecotConfig, Utf8(RenderDovecotConf(snap.Global, s, cert))),
+            new(Path.Combine(s.DovecotDir, "users"), MailFileKind.DovecotAuth, Lines(null, users.Select(UserLine))),
+            new(Path.Combine(s.DovecotDir, "deny.imap"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledImap).Select(u => u.Address))),
+            new(Path.Combine(s.DovecotDir, "deny.pop3"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledPop3).Select(u => u.Address))),
+            new(Path.Combine(s.DovecotDir, "deny.smtp"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledSmtp).Select(u => u.Address))),
+        };
+        return files;
+    }
+
+    /// <summary>Mailboxes that may log in and receive mail: active, in an active domain; sorted by address.</summary>
+    public static List<MailUser> ActiveUsers(MailStackSnapshot snap)
+    {
+        var list = snap.Users.Where(u => u.Effective.MailboxActive && u.Effective.DomainActive).ToList();
+        list.Sort((a, b) => string.CompareOrdinal(a.Address, b.Address));
+        return list;
+    }
+
+    /// <summary>
+    /// passwd-file line: user:password:uid:gid:gecos:home:shell:extra. uid, gid and home stay empty so
+    /// userdb default_fields supply vmail and VMAIL_DIR/domain/user. Quota 0 = unlimited (no rule).
+    /// </summary>
+    public static string UserLine(MailUser u) =>
+        $"{u.Address}:{u.PasswordHash}::::::" + (u.Effective.QuotaBytes > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"userdb_quota_rule=*:storage={u.Effective.QuotaBytes}B") : "");
+
+    /// <summary>A master.cf service name for an outgoing IP: smtp-203-0-113-10, smtp-2001-db8--1.</summary>
+    public static string TransportName(string ip) => "smtp-" + ip.Replace('.', '-').Replace(':', '-');
+
+    static List<string> OutgoingIps(List<DomainEffective> activeDomains) =>
+        activeDomains.Select(d => d.OutgoingIp).Where(ip => ip.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The certificate for MAIL_HOSTNAME (uploaded over Let's Encrypt over self-signed), else the newest one.</summary>
+    public static MailCert? PickCert(IReadOnlyList<MailCert> certs, string hostname)
+    {
+        static int Rank(string issuer) => issuer switch { "uploaded" => 0, "letsencrypt" => 1, _ => 2 };
+        var forHost = certs.Where(c => string.Equals(c.Hostname, hostname, StringComparison.OrdinalIgnoreCase)).OrderBy(c => Rank(c.Issuer)).ToList();
+        return forHost.Count > 0 ? forHost[0] : certs.Count > 0 ? certs[^1] : null;
+    }
+
+    /// <summary>Stored certificate paths are host paths; one already under SYSROOT is kept as is.</summary>
+    static string CertPath(RenderSettings s, string path) =>
+        s.SysRoot.TrimEnd('/').Length > 0 && path.StartsWith(s.SysRoot.TrimEnd('/') + "/", StringComparison.Ordinal) ? path : s.HostPath(path);
+
+    static string RenderMainCf(GlobalConfig g, RenderSettings s, MailCert? cert, List<string> ips)
+    {
+        var listenAddrs = new[] { s.SmtpListen, s.SubmissionListen }.Select(Address).ToList();
+        var inetInterfaces = listenAddrs.Any(IsWildcard) ? "all" : string.Join(", ", listenAddrs.Select(a => a.ToString()).Distinct(StringComparer.Ordinal));
+        string tls;
+        if (cert is null)
+        {
+            // No certificate yet: plaintext only, AUTH in the clear allowed (as the installer's first run).
+            tls = "# no certificate registered (tls_certs is empty): no STARTTLS, AUTH allowed without TLS\n"
+                + "smtpd_tls_security_level = none\nsmtpd_tls_auth_only = no";
+        }
+        else
+        {
+            var min = ">=" + g.TlsMinVersion;
+            tls = $"smtpd_tls_chain_files = {CertPath(s, cert.KeyPath)}, {CertPath(s, cert.CertPath)}\n"
+                + "smtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n"
+                + $"smtpd_tls_protocols = {min}\nsmtpd_tls_mandatory_protocols = {min}\n"
+                + $"smtpd_tls_mandatory_ciphers = {g.CipherPolicy}\nsmtpd_tls_loglevel = 1";
+        }
+        var anyV6 = listenAddrs.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            || ips.Any(ip => ip.Contains(':', StringComparison.Ordinal));
+        return Fill(Template("main.cf"), new()
+        {
+            ["POSTFIX_DIR"] = s.PostfixDir,
+            ["QUEUE_DIR"] = s.QueueDir,
+            ["DATA_DIR"] = s.PostfixDataDir,
+            ["LOG_DIR"] = s.LogDir,
+            ["INSTANCE"] = s.Instance,
+            ["MYHOSTNAME"] = s.Hostname,
+            ["INET_INTERFACES"] = inetInterfaces,
+            ["INET_PROTOCOLS"] = anyV6 ? "all" : "ipv4",
+            ["RELAY_NETWORKS"] = g.RelayNetworks,
+            ["CONN_PER_CLIENT"] = Num(Math.Max(1, (g.MaxSmtpdConnections + 1) / 2)),
+            ["RATE_PER_MIN"] = Num(g.MaxSmtpdRatePerMin),
+            ["LMTP_SOCKET"] = s.LmtpSocket,
+            ["MESSAGE_SIZE_LIMIT"] = Num(g.MessageSizeLimit),
+            ["TLS"] = tls,
+            ["EXTRA"] = s.ExtraMainCf,
+        });
+    }
+
+    static string RenderMasterCf(GlobalConfig g, RenderSettings s, MailCert? cert, List<string> ips)
+    {
+        var transports = new StringBuilder();
+        foreach (var ip in ips)
+        {
+            var name = TransportName(ip);
+            var bind = ip.Contains(':', StringComparison.Ordinal) ? "smtp_bind_address6" : "smtp_bind_address";
+            transports.Append(CultureInfo.InvariantCulture, $"{name} unix  -       -       n       -       -       smtp\n")
+                .Append(CultureInfo.InvariantCulture, $"  -o {bind}={ip}\n")
+                .Append(CultureInfo.InvariantCulture, $"  -o syslog_name=postfix-{s.Instance}/{name}\n");
+        }
+        return Fill(Template("master.cf"), new()
+        {
+            ["SMTP_LISTEN"] = MasterListen(s.SmtpListen),
+            ["SMTPD_MAXPROC"] = Num(g.MaxSmtpdConnections),
+            ["SUBMISSION_LISTEN"] = MasterListen(s.SubmissionListen),
+            ["INSTANCE"] = s.Instance,
+            // Once a certificate exists, submission demands STARTTLS before AUTH.
+            ["SUBMISSION_TLS_LEVEL"] = cert is null ? "none" : "encrypt",
+            ["SUBMISSION_TLS_AUTH_ONLY"] = cert is null ? "no" : "yes",
+            ["OUTBOUND_TRANSPORTS"] = transports.ToString().TrimEnd('\n'),
+        });
+    }
+
+    static string RenderDovecotConf(GlobalConfig g, RenderSettings s, MailCert? cert)
+    {
+        var imap = Endpoint(s.ImapListen);
+        var pop3 = Endpoint(s.Pop3Listen);
+        var tls = cert is null
+            ? "# no certificate registered: plaintext logins allowed (2.3 name; 2.4 calls it auth_allow_cleartext)\nssl = no\ndisable_plaintext_auth = no"
+            : $"ssl = required\nssl_cert = <{CertPath(s, cert.CertPath)}\nssl_key = <{CertPath(s, cert.KeyPath)}\n"
+              + $"ssl_min_protocol = {g.TlsMinVersion}\nssl_cipher_list = {(g.CipherPolicy == "high" ? "HIGH:!aNULL:!MD5" : "HIGH:MEDIUM:!aNULL:!MD5:!RC4")}\n"
+              + "disable_plaintext_auth = yes";
+        return Fill(Template("dovecot.conf"), new()
+        {
+            ["DOVECOT_CONF"] = s.DovecotConf,
+            ["DOVECOT_DIR"] = s.DovecotDir,
+            ["INSTANCE"] = s.Instance,
+            ["MYHOSTNAME"] = s.Hostname,
+            ["BASE_DIR"] = s.DovecotBaseDir,
+            ["STATE_DIR"] = s.DovecotStateDir,
+            ["LOG_DIR"] = s.LogDir,
+            ["QUEUE_DIR"] = s.QueueDir,
+            ["LMTP_SOCKET"] = s.LmtpSocket,
+            ["VMAIL_DIR"] = s.VmailDir.TrimEnd('/'),
+            ["VMAIL_UID"] = Num(s.VmailUid),
+            ["VMAIL_GID"] = Num(s.VmailGid),
+            ["IMAP_ADDR"] = DovecotAddress(imap.Address),
+            ["IMAP_PORT"] = Num(imap.Port),
+            ["POP3_ADDR"] = DovecotAddress(pop3.Address),
+            ["POP3_PORT"] = Num(pop3.Port),
+            ["TLS"] = tls,
+        });
+    }
+
+    static IPEndPoint Endpoint(string listen) =>
+        AppConfig.TryParseListen(listen, out var ep) ? ep : throw new InvalidOperationException($"bad listen address {listen}");
+
+    static IPAddress Address(string listen) => Endpoint(listen).Address;
+
+    static bool IsWildcard(IPAddress a) => a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any);
+
+    /// <summary>master.cf service name: a wildcard address listens on inet_interfaces (port only).</summary>
+    static string MasterListen(string listen)
+    {
+        var ep = Endpoint(listen);
+        if (IsWildcard(ep.Address)) return Num(ep.Port);
+        return ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]:{Num(ep.Port)}" : $"{ep.Address}:{Num(ep.Port)}";
+    }
+
+    /// <summary>Dovecot's spelling: "*" = every IPv4 address, "::" = every IPv6 address.</summary>
+    static string DovecotAddress(IPAddress a) =>
+        a.Equals(IPAddress.Any) ? "*" : a.Equals(IPAddress.IPv6Any) ? "::" : a.ToString();
+
+    static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
+
+    static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
+
+    /// <summary>A file of lines, each ending in LF, built straight into bytes (the users file is the big one).</summary>
+    static byte[] Lines(string? header, IEnumerable<string> lines)
+    {
+        var sb = new StringBuilder();
+        if (header is not null) sb.Append(header).Append('\n');
+        foreach (var line in lines) sb.Append(line).Append('\n');
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
+    static readonly Dictionary<string, string> Templates = new(StringComparer.Ordinal);
+
+    /// <summary>An embedded template (Render/Templates/NAME, logical name templates/NAME).</summary>
+    public static string Template(string name)
+    {
+        lock (Templates)
+        {
+            if (Templates.TryGetValue(name, out var cached)) return cached;
+            using var stream = typeof(MailRender).Assembly.GetManifestResourceStream("templates/" + name)
+                ?? throw new InvalidOperationException($"template {name} is not embedded");
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return Templates[name] = reader.ReadToEnd();
+        }
+    }
+
+    /// <summary>Replaces every {{NAME}}; a placeholder left over is a bug, never a file on disk.</summary>
+    static string Fill(string template, Dictionary<string, string> values)
+    {
+        var sb = new StringBuilder(template);
+        foreach (var (key, value) in values) sb.Replace("{{" + key + "}}", value);
+        var text = sb.ToString();
+        var at = text.IndexOf("{{", StringComparison.Ordinal);
+        if (at >= 0) throw new InvalidOperationException($"unrendered placeholder near '{text[at..Math.Min(text.Length, at + 30)]}'");
+        return text;
+    }
+}

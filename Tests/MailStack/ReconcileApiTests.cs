@@ -1,0 +1,27 @@
+using System.Net;
+
+namespace MailPanel.Tests.MailStack;
+
+/// <summary>POST /system/reconcile without running daemons: files rendered under SYSROOT, idempotent, rollback on failure.</summary>
+public class ReconcileApiTests
+{
+    [Fact]
+    public async Task ReconcileRendersEveryFileUnderSysrootAndIsIdempotent()
+    {
+        await using var s = await TestServer.Start();
+        var d = await s.CreateDomain("example.com");
+        await s.CreateMailbox(d, "alice");
+        var r = await s.Post("/api/v1/system/reconcile");
+        r.AssertStatus(HttpStatusCode.OK);
+        Assert.Equal("mail config applied", r.Json["message"]!.GetValue<string>());
+        var root = s.Config.SysRoot;
+        foreach (var f in new[] { "etc/postfix/main.cf", "etc/postfix/master.cf", "etc/postfix/vmailbox", "etc/dovecot/dovecot.conf", "etc/dovecot/users", "etc/dovecot/deny.pop3" })
+            Assert.True(File.Exists(Path.Combine(root, f)), f);
+        Assert.Contains("alice@example.com:{BLF-CRYPT}$2b$", await File.ReadAllTextAsync(Path.Combine(root, "etc/dovecot/users")), StringComparison.Ordinal);
+        if (MailPanel.Run.Which("postmap") is not null) Assert.True(File.Exists(Path.Combine(root, "etc/postfix/vmailbox.lmdb")));
+
+        var again = await s.Post("/api/v1/system/reconcile");
+        again.AssertStatus(HttpStatusCode.OK);
+        Assert.Contains("no changes", again.Json["log"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+}
