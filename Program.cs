@@ -41,7 +41,11 @@ internal static class Program
         var maildirs = new Maildirs(config.VmailDir);
         maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
         builder.Services.AddSingleton(maildirs);
-        builder.Services.AddSingleton(sp => new Services(config, sp.GetRequiredService<TimeProvider>()));
+        var paths = new MailPaths(config);
+        builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
+        builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<PostfixQueue>();
+        builder.Services.AddSingleton<MailStats>();
         builder.Services.AddSingleton(sp => new MailStack(config, db, sp.GetRequiredService<Services>(), sp.GetRequiredService<ILogger<MailStack>>()));
         builder.Services.AddSingleton(sp => new Reconciler(sp.GetRequiredService<MailStack>().Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
@@ -60,6 +64,8 @@ internal static class Program
         app.MapAntispam();
         app.MapBackup();
         app.MapSystem();
+        app.MapQueue();
+        app.MapStats();
         return app;
     }
 }

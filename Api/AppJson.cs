@@ -53,6 +53,11 @@ namespace MailPanel;
 [JsonSerializable(typeof(Health))]
 [JsonSerializable(typeof(ReconcileApplied))]
 [JsonSerializable(typeof(ReconcileFailed))]
+// Mail queue, statistics, daemon status
+[JsonSerializable(typeof(ListPage<QueueMessage>))]
+[JsonSerializable(typeof(QueueDelete))]
+[JsonSerializable(typeof(MailCounts))]
+[JsonSerializable(typeof(DaemonStatus))]
 // Configuration tiers
 [JsonSerializable(typeof(GlobalConfig))]
 [JsonSerializable(typeof(DomainDefaults))]

@@ -23,6 +23,9 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseNative(int fd);
 
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
+
     public static bool IsRoot => GetEuid() == 0;
 
     public static void Chown(string path, uint uid, uint gid)
@@ -35,6 +38,43 @@ internal static partial class Posix
     public static bool Kill(int pid, int signal) => KillNative(pid, signal) == 0;
 
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
+
+    /// <summary>
+    /// The first <paramref name="max"/> bytes of a small file, read with plain open/read. .NET's
+    /// FileStream takes a shared flock(2) on Unix and fails ("being used by another process") on a
+    /// file a daemon holds locked, as the Postfix master does with its master.pid.
+    /// </summary>
+    public static unsafe string ReadSmallFile(string path, int max = 4096)
+    {
+        const int ORdOnly = 0, OCloExec = 0x80000, ENOENT = 2, ENOTDIR = 20;
+        var fd = OpenNative(path, ORdOnly | OCloExec);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is ENOENT or ENOTDIR) throw new FileNotFoundException($"{path} does not exist", path);
+            throw new IOException($"open {path}: errno {errno}");
+        }
+        try
+        {
+            var buffer = new byte[max];
+            var total = 0;
+            fixed (byte* p = buffer)
+            {
+                while (total < max)
+                {
+                    var n = ReadNative(fd, p + total, max - total);
+                    if (n < 0) throw new IOException($"read {path}: errno {Marshal.GetLastPInvokeError()}");
+                    if (n == 0) break;
+                    total += (int)n;
+                }
+            }
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
+        }
+        finally
+        {
+            CloseNative(fd);
+        }
+    }
 
     /// <summary>fsync of a directory, so a rename inside it is durable.</summary>
     public static void FsyncDirectory(string dir)

@@ -10,12 +10,12 @@ internal sealed record ServiceStatus(ServiceState State, string Message);
 /// /system/about and the mail-stack status routes all come here.
 /// Running detection: under systemd (SYSROOT/run/systemd/system exists, as sd_booted(3) checks)
 /// `systemctl is-active UNIT`; otherwise the master's pid file (Postfix: queue_directory/pid/master.pid,
-/// Dovecot: base_dir/master.pid) and kill(pid, 0). Presence, versions and systemctl answers are
+/// Dovecot: base_dir/master.pid, both from <see cref="MailPaths"/>) and kill(pid, 0). Presence, versions and systemctl answers are
 /// cached, so a load balancer polling /health never makes the daemon spawn a process per request.
 /// </summary>
-internal sealed class Services(AppConfig config, TimeProvider time)
+internal sealed class Services(MailPaths paths, TimeProvider time)
 {
-    /// <summary>A mail daemon: the binary that proves it is installed, its systemd unit and its master pid file.</summary>
+    /// <summary>A mail daemon: the binary that proves it is installed, its systemd unit and its master pid file (a full host path).</summary>
     internal sealed record Service(string Name, string Binary, string[] VersionArgs, string Unit, string PidFile);
 
     public static readonly TimeSpan VersionTtl = TimeSpan.FromSeconds(60);
@@ -23,8 +23,10 @@ internal sealed class Services(AppConfig config, TimeProvider time)
 
     readonly Dictionary<string, Service> known = new(StringComparer.Ordinal)
     {
-        ["postfix"] = new("postfix", "postconf", ["-h", "mail_version"], "postfix", "/var/spool/postfix/pid/master.pid"),
-        ["dovecot"] = new("dovecot", "dovecot", ["--version"], "dovecot", "/run/dovecot/master.pid"),
+        // -d: the compiled-in default. A plain `postconf -h mail_version` reads /etc/postfix/main.cf and dies
+        // when it does not exist (a host whose only Postfix config is the panel's SYSROOT/etc/postfix).
+        ["postfix"] = new("postfix", "postconf", ["-d", "-h", "mail_version"], "postfix", paths.PostfixPidFile),
+        ["dovecot"] = new("dovecot", "dovecot", ["--version"], "dovecot", paths.DovecotPidFile),
     };
     readonly Lock gate = new();
     readonly Dictionary<string, (string? Value, DateTimeOffset At)> versions = new(StringComparer.Ordinal);
@@ -34,8 +36,14 @@ internal sealed class Services(AppConfig config, TimeProvider time)
     /// <summary>Where binaries are looked up: the runner's fixed PATH; tests point it at fake binaries.</summary>
     public string SearchPath { get; set; } = Run.Path;
 
-    /// <summary>Replaces a service's master pid file (absolute, read under SYSROOT).</summary>
+    /// <summary>Replaces a service's master pid file: a full host path (take it from <see cref="MailPaths"/>; no SYSROOT is added).</summary>
     public void SetPidFile(string name, string pidFile) => known[name] = known[name] with { PidFile = pidFile };
+
+    /// <summary>The absolute path of a mail-stack tool (postqueue, postsuper, journalctl) on <see cref="SearchPath"/>, or null.</summary>
+    public string? Which(string program) => Run.Which(program, SearchPath);
+
+    /// <summary>The names the status routes and /health know: "postfix", "dovecot".</summary>
+    public bool Knows(string name) => known.ContainsKey(name);
 
     /// <summary>Forgets cached versions and statuses (tests; the mail-stack work after installing packages).</summary>
     public void Forget()
@@ -65,7 +73,7 @@ internal sealed class Services(AppConfig config, TimeProvider time)
         if (Binary(name) is { } binary)
         {
             var result = await Run.Exec(binary, service.VersionArgs, TimeSpan.FromSeconds(10), cancel: cancel);
-            // postconf -h mail_version prints "3.7.11"; dovecot --version prints "2.3.19.1 (9b53102964)".
+            // postconf -d -h mail_version prints "3.7.11"; dovecot --version prints "2.3.19.1 (9b53102964)".
             if (result.Ok && result.Stdout.Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
                 version = first;
         }
@@ -77,26 +85,29 @@ internal sealed class Services(AppConfig config, TimeProvider time)
     public async Task<ServiceStatus> Status(string name, CancellationToken cancel = default)
     {
         var service = known[name];
-        if (!Directory.Exists(config.HostPath("/run/systemd/system"))) return FromPidFile(service);
+        if (!paths.IsSystemd) return FromPidFile(service);
 
         lock (gate)
             if (statuses.TryGetValue(name, out var hit) && time.GetUtcNow() - hit.At < StatusTtl) return hit.Value;
-        var result = await Run.Exec("systemctl", ["is-active", service.Unit], TimeSpan.FromSeconds(5), cancel: cancel);
+        var result = Which("systemctl") is { } systemctl
+            ? await Run.Exec(systemctl, ["is-active", service.Unit], TimeSpan.FromSeconds(5), cancel: cancel)
+            : new RunResult(127, "", "", false, true);
+        // The message is systemctl's own word ("inactive", "failed", "activating"), as the reference's status routes show it.
         var state = result.Stdout.Trim();
         var status = result.NotFound || result.TimedOut ? new ServiceStatus(ServiceState.Unknown, result.Describe("systemctl"))
-            : state == "active" ? new ServiceStatus(ServiceState.Running, $"{service.Unit}: active")
-            : new ServiceStatus(ServiceState.Stopped, $"{service.Unit}: {(state.Length > 0 ? state : "inactive")}");
+            : state == "active" ? new ServiceStatus(ServiceState.Running, "active")
+            : new ServiceStatus(ServiceState.Stopped, state.Length > 0 ? state : "inactive");
         lock (gate) statuses[name] = (status, time.GetUtcNow());
         return status;
     }
 
     ServiceStatus FromPidFile(Service service)
     {
-        var path = config.HostPath(service.PidFile);
+        var path = service.PidFile;
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = Posix.ReadSmallFile(path); // not File.ReadAllText: the Postfix master holds its pid file locked
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

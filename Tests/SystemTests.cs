@@ -17,7 +17,7 @@ public class SystemTests
             File.WriteAllText(path, "#!/bin/sh\n" + body + "\n");
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        if (postfix) Script("postconf", """[ "$1 $2" = "-h mail_version" ] && echo 3.8.1 || exit 1""");
+        if (postfix) Script("postconf", """[ "$*" = "-d -h mail_version" ] && echo 3.8.1 || exit 1""");
         if (dovecot) Script("dovecot", """[ "$1" = "--version" ] && echo '2.3.21 (47349e2482)' || exit 1""");
         var services = s.Get<Services>();
         services.SearchPath = bin;
