@@ -20,6 +20,9 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncNative(int fd);
 
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
+
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseNative(int fd);
 
@@ -35,6 +38,34 @@ internal static partial class Posix
     public static bool Kill(int pid, int signal) => KillNative(pid, signal) == 0;
 
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
+
+    /// <summary>
+    /// Reads a small file (a pid file) with plain open/read. .NET's FileStream takes a flock() on
+    /// open, which fails while a daemon holds its pid file locked, i.e. exactly while it runs.
+    /// </summary>
+    public static unsafe string ReadSmallFile(string path, int max = 4096)
+    {
+        const int ORdOnly = 0;
+        var fd = OpenNative(path, ORdOnly);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == 2) throw new FileNotFoundException($"no such file {path}", path);
+            throw new IOException($"open {path}: errno {errno}");
+        }
+        try
+        {
+            var buffer = new byte[max];
+            nint n;
+            fixed (byte* p = buffer) n = ReadNative(fd, p, max);
+            if (n < 0) throw new IOException($"read {path}: errno {Marshal.GetLastPInvokeError()}");
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, (int)n);
+        }
+        finally
+        {
+            CloseNative(fd);
+        }
+    }
 
     /// <summary>fsync of a directory, so a rename inside it is durable.</summary>
     public static void FsyncDirectory(string dir)

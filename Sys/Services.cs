@@ -96,7 +96,7 @@ internal sealed class Services(AppConfig config, TimeProvider time)
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = Posix.ReadSmallFile(path); // not File.ReadAllText: see ReadSmallFile
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
