@@ -273,7 +273,6 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var second = now;
             if (File.Exists(path)) second = Math.Max(now, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds() + 1);
-            second = Math.Max(second, authSecond == long.MinValue ? second : authSecond + 1);
             AtomicFile.Write(path, bytes, Mode0640, DovecotOwner, DateTimeOffset.FromUnixTimeSeconds(second));
             authSecond = Math.Max(authSecond, second);
             if (register)
