@@ -263,10 +263,14 @@ internal static class MailRender
     /// <summary>A file of lines, each ending in LF, built straight into bytes (the users file is the big one).</summary>
     static byte[] Lines(string? header, IEnumerable<string> lines)
     {
-        var sb = new StringBuilder();
-        if (header is not null) sb.Append(header).Append('\n');
-        foreach (var line in lines) sb.Append(line).Append('\n');
-        return Encoding.UTF8.GetBytes(sb.ToString());
+        // Straight to UTF-8: no full-size string of the file ever exists (100,000 users ~ 10 MB).
+        using var buffer = new MemoryStream();
+        using (var writer = new StreamWriter(buffer, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" })
+        {
+            if (header is not null) writer.Write(header + "\n");
+            foreach (var line in lines) { writer.Write(line); writer.Write('\n'); }
+        }
+        return buffer.ToArray();
     }
 
     static readonly Dictionary<string, string> Templates = new(StringComparer.Ordinal);

@@ -209,14 +209,21 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             if (finalUsers is not null) WriteAuth(users!.Path, finalUsers, null, register: false);
 
             // 4. Reload only what needs it; a daemon that is not running keeps nothing to reload.
-            if (postfixConf.Count > 0 && postfixInstalled)
+            //    Mailbox and alias maps are looked up by smtpd/cleanup, which check for a replaced table
+            //    before each new connection. Domain class and transports are resolved by trivial-rewrite,
+            //    which its clients (qmgr, every smtpd) keep connected for up to ipc_ttl and which only
+            //    notices a replaced table when a new client connects: a changed domain list or transport
+            //    therefore needs the reload, or a new domain would read "Relay access denied" for minutes.
+            var resolverMaps = maps.Where(f => Path.GetFileName(f.Path) is "vdomains" or "transport" or "sender_transport").ToList();
+            if ((postfixConf.Count > 0 || resolverMaps.Count > 0) && postfixInstalled)
             {
                 step = "postfix reload";
                 if (await IsRunning("postfix", cancel))
                 {
                     await Require("postfix", ["-c", s.PostfixDir, "reload"], cancel);
                     Interlocked.Increment(ref stack.postfixReloads);
-                    Log("postfix reloaded");
+                    Log(postfixConf.Count > 0 ? "postfix reloaded (main.cf/master.cf changed)"
+                        : $"postfix reloaded ({string.Join(", ", resolverMaps.Select(f => Path.GetFileName(f.Path)))} changed: trivial-rewrite caches them)");
                 }
                 else Log("postfix not running: reload skipped");
             }
@@ -266,7 +273,6 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var second = now;
             if (File.Exists(path)) second = Math.Max(now, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds() + 1);
-            second = Math.Max(second, authSecond == long.MinValue ? second : authSecond + 1);
             AtomicFile.Write(path, bytes, Mode0640, DovecotOwner, DateTimeOffset.FromUnixTimeSeconds(second));
             authSecond = Math.Max(authSecond, second);
             if (register)

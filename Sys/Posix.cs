@@ -20,11 +20,11 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncNative(int fd);
 
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int CloseNative(int fd);
-
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int CloseNative(int fd);
 
     public static bool IsRoot => GetEuid() == 0;
 

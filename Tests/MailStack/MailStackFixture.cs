@@ -33,6 +33,8 @@ public sealed class MailStackFactAttribute : FactAttribute
 /// </summary>
 public sealed class MailStackFixture : IAsyncLifetime
 {
+    public string LastReconcile { get; private set; } = "";
+
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     static readonly string[] Binaries = ["postfix", "postmap", "postconf", "dovecot", "doveadm", "doveconf", "swaks", "curl"];
@@ -146,15 +148,16 @@ public sealed class MailStackFixture : IAsyncLifetime
     {
         var r = await Server.Post("/api/v1/system/reconcile");
         Assert.True(r.Status == HttpStatusCode.OK, r.ToString());
+        LastReconcile = r.Body;
         return r;
     }
 
-    public static async Task WaitUntil(Func<Task<bool>> condition, string what, int timeoutMs = 15000)
+    public async Task WaitUntil(Func<Task<bool>> condition, string what, int timeoutMs = 15000, string? logs = null)
     {
         var until = DateTime.UtcNow.AddMilliseconds(timeoutMs);
         while (!await condition())
         {
-            if (DateTime.UtcNow > until) throw new TimeoutException($"timed out waiting for {what}");
+            if (DateTime.UtcNow > until) throw new TimeoutException($"timed out waiting for {what}" + (logs is null ? "" : "\n" + LogLines(logs) + "\nlast reconcile: " + LastReconcile));
             await Task.Delay(50);
         }
     }
@@ -212,6 +215,14 @@ public sealed class MailStackFixture : IAsyncLifetime
         return await MailPanel.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>The Postfix and Dovecot log lines that mention <paramref name="text"/> (for failure messages).</summary>
+    public string LogLines(string text)
+    {
+        var dir = Path.Combine(Server.Config.SysRoot, "var/log");
+        if (!Directory.Exists(dir)) return "(no logs)";
+        return string.Join("\n", Directory.GetFiles(dir).SelectMany(f => File.ReadLines(f).Where(l => (l.Contains(text, StringComparison.OrdinalIgnoreCase) || l.Contains("reload", StringComparison.Ordinal) || l.Contains("trivial-rewrite", StringComparison.Ordinal)) && !l.Contains("imap", StringComparison.Ordinal) && !l.Contains("auth:", StringComparison.Ordinal)).TakeLast(20)));
+    }
+
     /// <summary>Message files in the mailbox's INBOX (new/ and cur/).</summary>
     public int InboxCount(string domain, string user)
     {
@@ -226,7 +237,7 @@ public sealed class MailStackFixture : IAsyncLifetime
         {
             var r = await Imap(user, password, $"SEARCH HEADER SUBJECT \"{subject}\"");
             return r.ExitCode == 0 && System.Text.RegularExpressions.Regex.IsMatch(r.Stdout, @"\* SEARCH \d");
-        }, $"'{subject}' in {user}'s INBOX");
+        }, $"'{subject}' in {user}'s INBOX", logs: user.Split('@')[1]);
     }
 
     /// <summary>A body file of roughly <paramref name="bytes"/> bytes of text lines.</summary>

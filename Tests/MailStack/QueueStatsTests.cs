@@ -51,7 +51,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         System.Text.Json.Nodes.JsonObject? message = null;
         try
         {
-            await MailStackFixture.WaitUntil(async () =>
+            await stack.WaitUntil(async () =>
             {
                 message = await Queued(id);
                 return (string?)message?["queue_name"] == "deferred";
@@ -76,7 +76,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         var flush = await S.Post("/api/v1/postfix/flush");
         flush.AssertStatus(HttpStatusCode.OK);
         Assert.Equal("""{"message":"queue flushed"}""", flush.Json.ToJsonString());
-        await MailStackFixture.WaitUntil(() => Task.FromResult(LogLines($"{id}: to=<user@{DeadDomain}>") > attempts), "a new delivery attempt after flush");
+        await stack.WaitUntil(() => Task.FromResult(LogLines($"{id}: to=<user@{DeadDomain}>") > attempts), "a new delivery attempt after flush");
 
         // Bad ids never reach postsuper; the message is still there.
         (await S.Post("/api/v1/postfix/queue/delete", """{"message_id":"ALL"}""")).AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
@@ -130,7 +130,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
             Recv1h = before.Recv1h + 3, Recv24h = before.Recv24h + 3,
         };
         MailCounts now = before;
-        await MailStackFixture.WaitUntil(async () => (now = await Stats()) == expected || now.Recv1h > expected.Recv1h, "the deliveries in the log");
+        await stack.WaitUntil(async () => (now = await Stats()) == expected || now.Recv1h > expected.Recv1h, "the deliveries in the log");
         Assert.Equal(expected, now);
         Assert.True(LogLines("SASL PLAIN authentication failed") > 0, "the failed login is in the log, and was not counted");
     }
@@ -148,7 +148,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         try
         {
             Response stopped = postfix;
-            await MailStackFixture.WaitUntil(async () => (string?)(stopped = await S.Get("/api/v1/postfix/status")).Json["status"] == "stopped", "postfix stopped");
+            await stack.WaitUntil(async () => (string?)(stopped = await S.Get("/api/v1/postfix/status")).Json["status"] == "stopped", "postfix stopped");
             Assert.Contains("is not running", (string?)stopped.Json["message"]);
             Assert.Equal("running", (string?)(await S.Get("/api/v1/dovecot/status")).Json["status"]);
             using var anonymous = S.Anonymous();
@@ -165,9 +165,9 @@ public partial class QueueStatsTests(MailStackFixture stack)
             var start = await MailPanel.Run.Exec("sh", ["-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh", "postfix", "-c", stack.PostfixDir, "start"]);
             Assert.True(start.Ok, start.Describe("postfix start"));
         }
-        await MailStackFixture.WaitUntil(async () => (string?)(await S.Get("/api/v1/postfix/status")).Json["status"] == "running", "postfix running again");
+        await stack.WaitUntil(async () => (string?)(await S.Get("/api/v1/postfix/status")).Json["status"] == "running", "postfix running again");
         // the other tests of the collection need SMTP back
-        await MailStackFixture.WaitUntil(() => Task.FromResult(Listening(stack.SmtpPort) && Listening(stack.SubmissionPort)), "postfix listening again");
+        await stack.WaitUntil(() => Task.FromResult(Listening(stack.SmtpPort) && Listening(stack.SubmissionPort)), "postfix listening again");
     }
 
     static bool Listening(int port)

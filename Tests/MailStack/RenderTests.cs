@@ -1,0 +1,146 @@
+using System.Text;
+
+namespace MailPanel.Tests.MailStack;
+
+/// <summary>Render/ is pure: these build snapshots by hand and read the bytes.</summary>
+public class RenderTests
+{
+    static readonly RenderSettings Settings = new()
+    {
+        SysRoot = "/srv/root",
+        VmailDir = "/var/vmail",
+        VmailUid = 999,
+        VmailGid = 995,
+        Hostname = "mail.example.com",
+        SmtpListen = "0.0.0.0:25",
+        SubmissionListen = "0.0.0.0:587",
+        ImapListen = "0.0.0.0:143",
+        Pop3Listen = "127.0.0.1:110",
+    };
+
+    static readonly GlobalConfig Global = new()
+    {
+        MessageSizeLimit = 26214400,
+        MaxSmtpdConnections = 100,
+        MaxSmtpdRatePerMin = 600,
+        RelayNetworks = "127.0.0.0/8 [::1]/128",
+        TlsMinVersion = "TLSv1.2",
+        CipherPolicy = "high",
+        SpamRemoteHost = "",
+        SpamRemotePort = 783,
+        SpamRemoteNetwork = "",
+        DnsblEnabled = false,
+        DnsblZones = "",
+        GreylistEnabled = false,
+        GreylistDelaySeconds = 300,
+        GreylistMaxAgeDays = 35,
+    };
+
+    static DomainEffective Domain(long id, string name, bool active = true, string ip = "") =>
+        new(id, name, ip, 0, 100, 100, 0, true, "~all", "none", 5, "tag", "quarantine", false, false, active);
+
+    static MailUser User(DomainEffective d, long id, string name, bool active = true, long quota = 0, bool imap = true, bool pop3 = false, bool smtp = true) =>
+        new(d.DomainName, name, "{BLF-CRYPT}$2b$10$" + new string('a', 53), new MailboxEffective(id, name, d.DomainId, d.DomainName, quota, smtp, imap, pop3,
+            1000, 100, 0, 5, "tag", 7, false, "", "", true, false, "quarantine", false, false, true, "~all", "none", active, d.Active));
+
+    static string File(List<RenderedFile> files, string name) =>
+        Encoding.UTF8.GetString(files.Single(f => Path.GetFileName(f.Path) == name).Bytes);
+
+    static MailStackSnapshot Sample(bool reversed = false)
+    {
+        var a = Domain(1, "b.example", ip: "203.0.113.10");
+        var b = Domain(2, "a.example", ip: "203.0.113.10");
+        var c = Domain(3, "off.example", active: false, ip: "198.51.100.7");
+        var d = Domain(4, "v6.example", ip: "2001:db8::1");
+        List<DomainEffective> domains = [a, b, c, d];
+        List<MailUser> users = [User(a, 1, "zed", quota: 2048), User(a, 2, "amy", pop3: true), User(b, 3, "sleepy", active: false),
+            User(c, 4, "ghost"), User(b, 5, "noimap", imap: false, smtp: false)];
+        List<MailAlias> aliases = [new("info@b.example", "amy@b.example", true), new("x@off.example", "ghost@off.example", false)];
+        if (reversed) { domains.Reverse(); users.Reverse(); aliases.Reverse(); }
+        return new MailStackSnapshot(Global, domains, users, aliases, []);
+    }
+
+    [Fact]
+    public void SameDataRendersTheSameBytesWhateverTheInputOrder()
+    {
+        var one = MailRender.All(Sample(), Settings);
+        var two = MailRender.All(Sample(reversed: true), Settings);
+        Assert.Equal(one.Select(f => f.Path), two.Select(f => f.Path));
+        for (var i = 0; i < one.Count; i++) Assert.Equal(one[i].Bytes, two[i].Bytes);
+        Assert.All(one, f => Assert.StartsWith("/srv/root/", f.Path, StringComparison.Ordinal));
+        Assert.All(one, f => Assert.DoesNotContain("{{", Encoding.UTF8.GetString(f.Bytes), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void InactiveDomainsAndMailboxesDropOutOfMapsAndUsers()
+    {
+        var files = MailRender.All(Sample(), Settings);
+        Assert.Equal("# virtual_mailbox_domains: active hosted domains\na.example OK\nb.example OK\nv6.example OK\n", File(files, "vdomains"));
+        var vmailbox = File(files, "vmailbox");
+        Assert.Contains("amy@b.example b.example/amy/\n", vmailbox, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleepy", vmailbox, StringComparison.Ordinal);
+        Assert.DoesNotContain("ghost", vmailbox, StringComparison.Ordinal);
+        Assert.DoesNotContain("off.example", File(files, "valias"), StringComparison.Ordinal);
+        var users = File(files, "users");
+        Assert.DoesNotContain("sleepy", users, StringComparison.Ordinal);
+        Assert.DoesNotContain("ghost", users, StringComparison.Ordinal);
+        Assert.Equal(new[] { "amy@b.example", "noimap@a.example", "zed@b.example" }.Order(StringComparer.Ordinal), users.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[0]));
+    }
+
+    [Fact]
+    public void UsersCarryTheHashAndAQuotaRuleOnlyWhenLimited()
+    {
+        var users = File(MailRender.All(Sample(), Settings), "users").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("zed@b.example:{BLF-CRYPT}$2b$10$" + new string('a', 53) + "::::::userdb_quota_rule=*:storage=2048B", users.Single(l => l.StartsWith("zed@", StringComparison.Ordinal)));
+        Assert.EndsWith("::::::", users.Single(l => l.StartsWith("amy@", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DenyFilesFollowTheEffectiveProtocolToggles()
+    {
+        var files = MailRender.All(Sample(), Settings);
+        Assert.Equal("noimap@a.example\n", File(files, "deny.imap"));
+        Assert.Equal("noimap@a.example\nzed@b.example\n", File(files, "deny.pop3")); // amy has enabled_pop3
+        Assert.Equal("noimap@a.example\n", File(files, "deny.smtp"));
+    }
+
+    [Fact]
+    public void EachDistinctOutgoingIpGetsOneBoundTransport()
+    {
+        var files = MailRender.All(Sample(), Settings);
+        var master = File(files, "master.cf");
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(master, "^smtp-203-0-113-10 unix", System.Text.RegularExpressions.RegexOptions.Multiline));
+        Assert.Contains("  -o smtp_bind_address=203.0.113.10\n", master, StringComparison.Ordinal);
+        Assert.Contains("  -o smtp_bind_address6=2001:db8::1\n", master, StringComparison.Ordinal);
+        Assert.DoesNotContain("198.51.100.7", master, StringComparison.Ordinal); // its domain is inactive
+        Assert.Equal("# sender_dependent_default_transport_maps: sender domain -> transport bound to domains.outgoing_ip\n"
+            + "@a.example smtp-203-0-113-10\n@b.example smtp-203-0-113-10\n@v6.example smtp-2001-db8--1\n", File(files, "sender_transport"));
+        Assert.Contains("inet_protocols = all", File(files, "main.cf"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GlobalTierReachesMainCfAndMasterCf()
+    {
+        var files = MailRender.All(Sample() with { Global = Global with { MessageSizeLimit = 1048576, MaxSmtpdConnections = 20, MaxSmtpdRatePerMin = 30, RelayNetworks = "10.0.0.0/8" } }, Settings);
+        var main = File(files, "main.cf");
+        Assert.Contains("mynetworks = 10.0.0.0/8\n", main, StringComparison.Ordinal);
+        Assert.Contains("message_size_limit = 1048576\n", main, StringComparison.Ordinal);
+        Assert.Contains("smtpd_client_connection_count_limit = 10\n", main, StringComparison.Ordinal);
+        Assert.Contains("smtpd_client_connection_rate_limit = 30\nanvil_rate_time_unit = 60s\n", main, StringComparison.Ordinal);
+        Assert.Contains("smtpd_tls_security_level = none", main, StringComparison.Ordinal); // no certificate
+        Assert.Contains("\n25 inet  n       -       n       -       20     smtpd\n", File(files, "master.cf"), StringComparison.Ordinal);
+        Assert.Contains("address = 127.0.0.1\n    port = 110\n", File(files, "dovecot.conf"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACertificateSwitchesOnTlsAndRequiresItOnSubmission()
+    {
+        var snap = Sample() with { Certs = [new MailCert("mail.example.com", "/etc/backendside-mailpanel/tls/c.pem", "/etc/backendside-mailpanel/tls/k.pem", "self")] };
+        var files = MailRender.All(snap, Settings with { });
+        var main = File(files, "main.cf");
+        Assert.Contains("smtpd_tls_chain_files = /srv/root/etc/backendside-mailpanel/tls/k.pem, /srv/root/etc/backendside-mailpanel/tls/c.pem", main, StringComparison.Ordinal);
+        Assert.Contains("smtpd_tls_protocols = >=TLSv1.2\nsmtpd_tls_mandatory_protocols = >=TLSv1.2\nsmtpd_tls_mandatory_ciphers = high", main, StringComparison.Ordinal);
+        Assert.Contains("-o smtpd_tls_security_level=encrypt", File(files, "master.cf"), StringComparison.Ordinal);
+        Assert.Contains("ssl = required", File(files, "dovecot.conf"), StringComparison.Ordinal);
+    }
+}
