@@ -417,3 +417,26 @@ public class MailboxesTests
         Assert.Equal(Clients * PerClient, all.Select(r => r.Json["id"]!.GetValue<long>()).Distinct().Count());
     }
 }
+
+public class ReconcileCoalescingTests
+{
+    /// <summary>Issue 3: a burst of mutations is applied by one worker in a handful of passes, not one per write.</summary>
+    [Fact]
+    public async Task AThousandCreatesInARowCauseAHandfulOfApplies()
+    {
+        await using var s = await TestServer.Start();
+        var domain = await s.CreateDomain("burst.example");
+        await s.CreateMailbox(domain, "target");
+        var reconciler = s.Get<Reconciler>();
+        await ConfigTests.WaitForIdle(reconciler);
+        var before = reconciler.Applies;
+        var overrides = await s.Put($"/api/v1/domains/{domain}/overrides", """{"max_aliases":2000}""");
+        overrides.AssertStatus(System.Net.HttpStatusCode.OK);
+        for (var i = 0; i < 1000; i++)
+            (await s.Post("/api/v1/aliases", $$"""{"source":"a{{i}}@burst.example","destination":"target@burst.example"}"""))
+                .AssertStatus(System.Net.HttpStatusCode.Created);
+        await ConfigTests.WaitForIdle(reconciler);
+        var applies = reconciler.Applies - before;
+        Assert.InRange(applies, 1, 100);
+    }
+}
