@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-OUT/mailpanel}
 creates=${2:-40}
 if [ ! -x "$bin" ]; then dotnet publish mailpanel.csproj -c Release -o OUT >/dev/null; bin=OUT/mailpanel; fi
-work=$(mktemp -d /tmp/mailpanel-rbench.XXXXXX)
+work=$(mktemp -d /tmp/mailpanel-rbench.XXXXXX); chmod 0755 "$work" # vmail (Dovecot) must reach VMAIL_DIR inside it
 root=/tmp/mprb.$$ # short: unix socket paths live under SYSROOT
 pid=
 cleanup() {
@@ -43,6 +43,63 @@ start() { "$bin" --config "$work/config.env" >"$work/daemon.log" 2>&1 & pid=$!; 
 reconcile() { curl -s -X POST -H "X-API-Key: $key" "$url/api/v1/system/reconcile"; }
 start
 
+# API 201 -> works: Postfix + Dovecot on the rendered config, then create mailboxes and time until they work.
+latency() { # latency <label> <domain_id> <domain name>
+reloads_before=$(reconcile | python3 -c 'import sys,json,re; print([re.search(r"postfix reloads since start: (\d+)", l).group(1) for l in json.load(sys.stdin)["log"] if "postfix reloads" in l][0])')
+python3 - "$url" "$key" "$smtp" "$imap" "$creates" "$1" "$2" "$3" <<'PY'
+import sys, json, time, http.client, urllib.parse, smtplib, imaplib, statistics
+url, key, smtp, imap, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+label, domain_id, domain = sys.argv[6], int(sys.argv[7]), sys.argv[8]
+u = urllib.parse.urlparse(url)
+c = http.client.HTTPConnection(u.hostname, u.port)
+h = {"X-API-Key": key, "Content-Type": "application/json"}
+login, mail = [], []
+for i in range(n):
+    user = f"new{label}{i}"; addr = f"{user}@{domain}"
+    c.request("POST", "/api/v1/mailboxes", json.dumps({"domain_id": domain_id, "username": user, "password": "S3cret-pass"}), h)
+    r = c.getresponse(); r.read(); t0 = time.perf_counter()
+    assert r.status == 201, r.status
+    # RCPT from outside relay_networks until the maps know the address (no auth penalty, unlike IMAP).
+    while True:
+        s = smtplib.SMTP("127.0.0.1", smtp, source_address=("127.0.0.5", 0)); s.ehlo("bench.test"); s.mail("x@outside.test")
+        code, _ = s.rcpt(addr); s.quit()
+        if code == 250: break
+        time.sleep(0.05)
+    while True:
+        try:
+            m = imaplib.IMAP4("127.0.0.1", imap); m.login(addr, "S3cret-pass"); break
+        except imaplib.IMAP4.error:
+            time.sleep(0.05)
+    login.append(time.perf_counter() - t0)
+    s = smtplib.SMTP("127.0.0.1", smtp); s.sendmail("x@outside.test", [addr], f"Subject: bench {i}\r\n\r\nhello\r\n"); s.quit()
+    while int(m.select("INBOX")[1][0]) == 0: time.sleep(0.01)
+    m.logout()
+    mail.append(time.perf_counter() - t0)
+def p95(v): v = sorted(v); return v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
+print(f"[{label}] new mailbox, API 201 -> IMAP login works ({n} creates): p50 {statistics.median(login)*1000:.0f} ms, p95 {p95(login)*1000:.0f} ms, max {max(login)*1000:.0f} ms")
+print(f"[{label}] new mailbox, API 201 -> a message sent to it is in its INBOX: p50 {statistics.median(mail)*1000:.0f} ms, p95 {p95(mail)*1000:.0f} ms, max {max(mail)*1000:.0f} ms")
+PY
+reloads_after=$(reconcile | python3 -c 'import sys,json,re; print([re.search(r"postfix reloads since start: (\d+)", l).group(1) for l in json.load(sys.stdin)["log"] if "postfix reloads" in l][0])')
+echo "[$1] postfix reloads during the $creates mailbox creates: $((reloads_after - reloads_before))"
+}
+
+# Small install first: one domain. The bench polls RCPT from 127.0.0.5, so lift the per-client rate limit.
+curl -s -o /dev/null -X POST -H "X-API-Key: $key" -H 'Content-Type: application/json' -d '{"name":"small.example"}' "$url/api/v1/domains"
+python3 - "$url" "$key" <<'PY'
+import sys, json, urllib.request
+url, key = sys.argv[1:3]
+g = json.load(urllib.request.urlopen(urllib.request.Request(url + "/api/v1/config/global", headers={"X-API-Key": key})))
+g["relay_networks"] = "127.0.0.1/32"; g["max_smtpd_rate_per_min"] = 1000000
+req = urllib.request.Request(url + "/api/v1/config/global", data=json.dumps(g).encode(), method="PUT", headers={"X-API-Key": key, "Content-Type": "application/json"})
+urllib.request.urlopen(req).read()
+PY
+reconcile >/dev/null
+dovecot -c "$root/etc/dovecot/dovecot.conf"
+postfix -c "$root/etc/postfix" start >/dev/null 2>&1
+until (exec 3<>"/dev/tcp/127.0.0.1/$smtp") 2>/dev/null; do sleep 0.1; done
+latency small 1 small.example
+postfix -c "$root/etc/postfix" stop >/dev/null 2>&1; kill "$(cat "$root/run/dovecot/master.pid")"; sleep 2
+
 # Seed through restore (one transaction), as bench/core.sh does.
 python3 - "$url" "$key" "$work/big.json" "$hash" <<'PY'
 import sys, json, urllib.request
@@ -68,42 +125,8 @@ echo "full reconcile (10,000 domains / 100,000 mailboxes / 50,000 aliases, nothi
 t0=$(date +%s%N); reconcile >/dev/null; t1=$(date +%s%N)
 echo "reconcile with nothing changed (same data): $(( (t1 - t0) / 1000000 )) ms"
 
-# 2. Daemons up on the rendered config, then create mailboxes and time until they work.
+
 dovecot -c "$root/etc/dovecot/dovecot.conf"
 postfix -c "$root/etc/postfix" start >/dev/null 2>&1
 until (exec 3<>"/dev/tcp/127.0.0.1/$smtp") 2>/dev/null; do sleep 0.1; done
-reloads_before=$(reconcile | python3 -c 'import sys,json,re; print([re.search(r"postfix reloads since start: (\d+)", l).group(1) for l in json.load(sys.stdin)["log"] if "postfix reloads" in l][0])')
-python3 - "$url" "$key" "$smtp" "$imap" "$creates" <<'PY'
-import sys, json, time, http.client, urllib.parse, smtplib, imaplib, statistics
-url, key, smtp, imap, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-u = urllib.parse.urlparse(url)
-c = http.client.HTTPConnection(u.hostname, u.port)
-h = {"X-API-Key": key, "Content-Type": "application/json"}
-login, mail = [], []
-for i in range(n):
-    user = f"new{i}"; addr = f"{user}@big00001.example"
-    c.request("POST", "/api/v1/mailboxes", json.dumps({"domain_id": 2, "username": user, "password": "S3cret-pass"}), h)
-    r = c.getresponse(); r.read(); t0 = time.perf_counter()
-    assert r.status == 201, r.status
-    # RCPT from outside relay_networks until the maps know the address (no auth penalty, unlike IMAP).
-    while True:
-        s = smtplib.SMTP("127.0.0.1", smtp, source_address=("127.0.0.5", 0)); s.ehlo("bench.test"); s.mail("x@outside.test")
-        code, _ = s.rcpt(addr); s.quit()
-        if code == 250: break
-        time.sleep(0.02)
-    while True:
-        try:
-            m = imaplib.IMAP4("127.0.0.1", imap); m.login(addr, "S3cret-pass"); break
-        except imaplib.IMAP4.error:
-            time.sleep(0.05)
-    login.append(time.perf_counter() - t0)
-    s = smtplib.SMTP("127.0.0.1", smtp); s.sendmail("x@outside.test", [addr], f"Subject: bench {i}\r\n\r\nhello\r\n"); s.quit()
-    while int(m.select("INBOX")[1][0]) == 0: time.sleep(0.01)
-    m.logout()
-    mail.append(time.perf_counter() - t0)
-def p95(v): v = sorted(v); return v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
-print(f"new mailbox (API 201 -> IMAP login works), {n} creates: p50 {statistics.median(login)*1000:.0f} ms, p95 {p95(login)*1000:.0f} ms, max {max(login)*1000:.0f} ms")
-print(f"new mailbox (API 201 -> a message sent to it is in its INBOX): p50 {statistics.median(mail)*1000:.0f} ms, p95 {p95(mail)*1000:.0f} ms, max {max(mail)*1000:.0f} ms")
-PY
-reloads_after=$(reconcile | python3 -c 'import sys,json,re; print([re.search(r"postfix reloads since start: (\d+)", l).group(1) for l in json.load(sys.stdin)["log"] if "postfix reloads" in l][0])')
-echo "postfix reloads during the $creates mailbox creates: $((reloads_after - reloads_before))"
+latency big 2 big00001.example
