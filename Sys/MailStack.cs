@@ -188,18 +188,21 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
             // 3. Maps: postmap into a temp name, rename over the live .lmdb. Postfix daemons notice the
             //    replaced file and restart on their own: no reload (FINDINGS, "Maps (lmdb)").
+            //    The .lmdb goes in before its source: a crash (kill -9) between the two leaves the old
+            //    source beside the new table, which the next compare sees as stale and rebuilds. The
+            //    other order would leave a new source over an old table that no compare ever notices.
             step = "postmap";
-            foreach (var f in maps) WritePlain(f, old[f.Path], register: false);
             if (postfixInstalled && maps.Count > 0)
-                await Task.WhenAll(maps.Select(f => BuildMap(f.Path, cancel)));
+                await Task.WhenAll(maps.Select(f => BuildMap(f.Path, f.Bytes, cancel)));
+            foreach (var f in maps) WritePlain(f, old[f.Path], register: false);
             foreach (var f in maps)
             {
                 var previous = old[f.Path];
                 undo.Add((Path.GetFileName(f.Path), async c =>
                 {
-                    if (previous is null) { AtomicFile.Delete(f.Path); AtomicFile.Delete(f.Path + ".lmdb"); return; }
+                    if (previous is null) { AtomicFile.Delete(f.Path + ".lmdb"); AtomicFile.Delete(f.Path); return; }
+                    if (postfixInstalled) await BuildMap(f.Path, previous, c);
                     AtomicFile.Write(f.Path, previous, Mode0644, RootOwner);
-                    if (postfixInstalled) await BuildMap(f.Path, c);
                 }
                 ));
             }
@@ -329,13 +332,14 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             return map;
         }
 
-        async Task BuildMap(string source, CancellationToken cancel)
+        /// <summary>Builds source.lmdb from <paramref name="bytes"/> and renames it into place; the source file itself is not touched.</summary>
+        async Task BuildMap(string source, byte[] bytes, CancellationToken cancel)
         {
-            // postmap rewrites in place; build a copy under a temp name and rename the result.
+            // postmap rewrites in place; build from a temp copy and rename only the finished table.
             var temp = AtomicFile.TempName(source);
             try
             {
-                File.Copy(source, temp, overwrite: true);
+                await File.WriteAllBytesAsync(temp, bytes, cancel);
                 await Require("postmap", ["-c", s.PostfixDir, "lmdb:" + temp], cancel);
                 File.SetUnixFileMode(temp + ".lmdb", Mode0644);
                 using (var fs = new FileStream(temp + ".lmdb", FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
