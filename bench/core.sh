@@ -24,10 +24,10 @@ VMAIL_DIR=$work/vmail
 SYSROOT=$work/root
 RATE_LIMIT_API_PER_MIN=100000000
 MAIL_HOSTNAME=mail.bench.test
-SMTP_LISTEN=127.0.0.1:18925
-SUBMISSION_LISTEN=127.0.0.1:18587
-IMAP_LISTEN=127.0.0.1:18143
-POP3_LISTEN=127.0.0.1:18110
+SMTP_LISTEN=127.0.0.1:18825
+SUBMISSION_LISTEN=127.0.0.1:18887
+IMAP_LISTEN=127.0.0.1:18843
+POP3_LISTEN=127.0.0.1:18810
 CFG
 url=http://127.0.0.1:$port
 sysroot=$work/root
@@ -35,11 +35,9 @@ sysroot=$work/root
 # A running mail stack for this sandbox, so /health can answer 200: the daemon renders the
 # config (first reconcile), then Dovecot and Postfix start on the bench's own loopback ports.
 stack_up=0
-stop_stack() {
-  if [ "$stack_up" = 1 ]; then
-    postfix -c "$sysroot/etc/postfix" stop >/dev/null 2>&1 || true
-    [ -f "$sysroot/run/dovecot/master.pid" ] && kill "$(cat "$sysroot/run/dovecot/master.pid")" 2>/dev/null || true
-  fi
+stop_stack() { # whatever was started, even if the other daemon failed
+  postfix -c "$sysroot/etc/postfix" stop >/dev/null 2>&1 || true
+  if [ -f "$sysroot/run/dovecot/master.pid" ]; then kill "$(cat "$sysroot/run/dovecot/master.pid")" 2>/dev/null || true; fi
 }
 trap 'stop_stack; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin" --config "$work/config.env" >/dev/null 2>&1 &
@@ -47,7 +45,7 @@ pid=$!
 until curl -s -o /dev/null "$url/health"; do sleep 0.05; done
 if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null && command -v dovecot >/dev/null \
    && curl -sf -X POST -H "X-API-Key: $key" "$url/api/v1/system/reconcile" >/dev/null; then
-  dovecot -c "$sysroot/etc/dovecot/dovecot.conf" && postfix -c "$sysroot/etc/postfix" start >/dev/null 2>&1 && stack_up=1
+  if dovecot -c "$sysroot/etc/dovecot/dovecot.conf" && postfix -c "$sysroot/etc/postfix" start >/dev/null 2>&1; then stack_up=1; fi
   sleep 1
 fi
 echo "mail stack for the sandbox: $([ "$stack_up" = 1 ] && echo running || echo 'not running (needs root, postfix, dovecot)')"
