@@ -126,8 +126,10 @@ public partial class QueueStatsTests(MailStackFixture stack)
 
         var expected = before with
         {
-            Sent1h = before.Sent1h + 1, Sent24h = before.Sent24h + 1,
-            Recv1h = before.Recv1h + 3, Recv24h = before.Recv24h + 3,
+            Sent1h = before.Sent1h + 1,
+            Sent24h = before.Sent24h + 1,
+            Recv1h = before.Recv1h + 3,
+            Recv24h = before.Recv24h + 3,
         };
         MailCounts now = before;
         await stack.WaitUntil(async () => (now = await Stats()) == expected || now.Recv1h > expected.Recv1h, "the deliveries in the log");
