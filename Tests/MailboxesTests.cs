@@ -435,6 +435,8 @@ public class ReconcileCoalescingTests
         for (var i = 0; i < 1000; i++)
             (await s.Post("/api/v1/aliases", $$"""{"source":"a{{i}}@burst.example","destination":"target@burst.example"}"""))
                 .AssertStatus(System.Net.HttpStatusCode.Created);
+        // Applies counts at the start of an apply: wait until the burst's own apply has begun, then for quiet.
+        await JsonAssert.Eventually(() => reconciler.Applies > before, "a reconcile after the burst");
         await ConfigTests.WaitForIdle(reconciler);
         var applies = reconciler.Applies - before;
         Assert.InRange(applies, 1, 100);
