@@ -11,6 +11,7 @@ command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninterac
 bin=${1:-OUT/mailpanel}
 if [ ! -x "$bin" ]; then dotnet publish mailpanel.csproj -c Release -o OUT >/dev/null; bin=OUT/mailpanel; fi
 work=$(mktemp -d /tmp/mailpanel-bench.XXXXXX)
+chmod 0755 "$work" # Postfix and Dovecot run parts of themselves as their own users: they must reach SYSROOT
 port=18931
 key=bench-key-$RANDOM$RANDOM
 hash=$(printf 'bench-pass' | "$bin" hash-password)
