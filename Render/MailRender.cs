@@ -23,7 +23,8 @@ internal sealed record RenderedFile(string Path, MailFileKind Kind, byte[] Bytes
 /// <summary>The host facts a render depends on, taken from config.env and /etc/passwd by Sys/.</summary>
 internal sealed record RenderSettings
 {
-    public required string SysRoot { get; init; }
+    /// <summary>Where everything lives (Sys/MailPaths: the one definition, derived from SYSROOT).</summary>
+    public required MailPaths Paths { get; init; }
     public required string VmailDir { get; init; }
     public required uint VmailUid { get; init; }
     public required uint VmailGid { get; init; }
@@ -37,17 +38,17 @@ internal sealed record RenderSettings
     /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>
     public string ExtraMainCf { get; init; } = "";
 
-    public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
-
-    public string PostfixDir => HostPath("/etc/postfix");
-    public string DovecotDir => HostPath("/etc/dovecot");
-    public string DovecotConf => Path.Combine(DovecotDir, "dovecot.conf");
-    public string QueueDir => HostPath("/var/spool/postfix");
-    public string PostfixDataDir => HostPath("/var/lib/postfix");
-    public string LogDir => HostPath("/var/log");
-    public string DovecotBaseDir => HostPath("/run/dovecot");
-    public string DovecotStateDir => HostPath("/var/lib/dovecot");
-    public string LmtpSocket => Path.Combine(QueueDir, "private", "dovecot-lmtp");
+    public string SysRoot => Paths.SysRoot;
+    public string HostPath(string absolute) => Paths.HostPath(absolute);
+    public string PostfixDir => Paths.PostfixConfigDir;
+    public string DovecotDir => Paths.DovecotConfigDir;
+    public string DovecotConf => Paths.DovecotConfig;
+    public string QueueDir => Paths.PostfixQueueDir;
+    public string PostfixDataDir => Paths.PostfixDataDir;
+    public string LogDir => Paths.LogDir;
+    public string DovecotBaseDir => Paths.DovecotBaseDir;
+    public string DovecotStateDir => Paths.DovecotStateDir;
+    public string LmtpSocket => Paths.LmtpSocket;
 
     /// <summary>
     /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a

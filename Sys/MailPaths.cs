@@ -8,21 +8,32 @@ namespace MailPanel;
 /// </summary>
 internal sealed record MailPaths
 {
-    public MailPaths(AppConfig config)
+    public MailPaths(AppConfig config) : this(config.SysRoot)
     {
-        SysRoot = config.SysRoot;
-        PostfixConfigDir = config.HostPath("/etc/postfix");
-        PostfixQueueDir = config.HostPath("/var/spool/postfix");
-        PostfixPidFile = Path.Combine(PostfixQueueDir, "pid", "master.pid");
-        PostfixLog = config.HostPath("/var/log/postfix.log");
-        DovecotConfigDir = config.HostPath("/etc/dovecot");
-        DovecotConfig = Path.Combine(DovecotConfigDir, "dovecot.conf");
-        DovecotBaseDir = config.HostPath("/run/dovecot");
-        DovecotPidFile = Path.Combine(DovecotBaseDir, "master.pid");
-        DovecotLog = config.HostPath("/var/log/dovecot.log");
-        LogDir = config.HostPath("/var/log");
-        SystemdRunDir = config.HostPath("/run/systemd/system");
     }
+
+    /// <summary>Pure: derives every path from SYSROOT alone (the renderer and its tests use this too).</summary>
+    public MailPaths(string sysRoot)
+    {
+        SysRoot = sysRoot;
+        PostfixConfigDir = HostPath("/etc/postfix");
+        PostfixQueueDir = HostPath("/var/spool/postfix");
+        PostfixDataDir = HostPath("/var/lib/postfix");
+        PostfixPidFile = Path.Combine(PostfixQueueDir, "pid", "master.pid");
+        PostfixLog = HostPath("/var/log/postfix.log");
+        LmtpSocket = Path.Combine(PostfixQueueDir, "private", "dovecot-lmtp");
+        DovecotConfigDir = HostPath("/etc/dovecot");
+        DovecotConfig = Path.Combine(DovecotConfigDir, "dovecot.conf");
+        DovecotBaseDir = HostPath("/run/dovecot");
+        DovecotStateDir = HostPath("/var/lib/dovecot");
+        DovecotPidFile = Path.Combine(DovecotBaseDir, "master.pid");
+        DovecotLog = HostPath("/var/log/dovecot.log");
+        LogDir = HostPath("/var/log");
+        SystemdRunDir = HostPath("/run/systemd/system");
+    }
+
+    /// <summary>An absolute host path moved under SYSROOT.</summary>
+    public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
 
     public string SysRoot { get; }
 
@@ -35,6 +46,12 @@ internal sealed record MailPaths
     /// <summary>queue_directory/pid/master.pid: the pid right-aligned in 10 columns.</summary>
     public string PostfixPidFile { get; }
 
+    /// <summary>Postfix data_directory.</summary>
+    public string PostfixDataDir { get; }
+
+    /// <summary>Dovecot's LMTP socket, inside Postfix's private/ (chroot is off).</summary>
+    public string LmtpSocket { get; }
+
     /// <summary>Postfix maillog_file (syslog-style lines written by postlogd instead of syslog).</summary>
     public string PostfixLog { get; }
 
@@ -45,6 +62,9 @@ internal sealed record MailPaths
 
     /// <summary>Dovecot base_dir (sockets and master.pid).</summary>
     public string DovecotBaseDir { get; }
+
+    /// <summary>Dovecot state_dir.</summary>
+    public string DovecotStateDir { get; }
 
     public string DovecotPidFile { get; }
 

@@ -43,7 +43,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         var vmail = Posix.LookupUser("vmail");
         return new RenderSettings
         {
-            SysRoot = config.SysRoot,
+            Paths = new MailPaths(config),
             VmailDir = config.VmailDir,
             VmailUid = vmail?.Uid ?? 0,
             VmailGid = vmail?.Gid ?? 0,

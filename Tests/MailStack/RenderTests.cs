@@ -7,7 +7,7 @@ public class RenderTests
 {
     static readonly RenderSettings Settings = new()
     {
-        SysRoot = "/srv/root",
+        Paths = new MailPaths("/srv/root"),
         VmailDir = "/var/vmail",
         VmailUid = 999,
         VmailGid = 995,
