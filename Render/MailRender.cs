@@ -13,12 +13,27 @@ internal enum MailFileKind
     PostfixMap,
     /// <summary>dovecot.conf: validated with `doveconf -n`, applied with `doveadm reload`.</summary>
     DovecotConfig,
-    /// <summary>passwd-file users and deny.*: re-read by Dovecot when the mtime advances (no reload).</summary>
+    /// <summary>
+    /// The users dict (passdb, userdb and per-protocol deny entries): Dovecot's file dict compares the
+    /// inode on every lookup, so an atomic replacement is in effect at once (no reload, no wait).
+    /// </summary>
     DovecotAuth,
 }
 
-/// <summary>One rendered file: its absolute path (under SYSROOT) and exact bytes.</summary>
-internal sealed record RenderedFile(string Path, MailFileKind Kind, byte[] Bytes);
+/// <summary>
+/// One rendered file: its absolute path (under SYSROOT) and a writer that streams its exact bytes
+/// (the users dict of 100,000 mailboxes is ~15 MB; it never exists as one array).
+/// </summary>
+internal sealed record RenderedFile(string Path, MailFileKind Kind, Action<Stream> Write)
+{
+    /// <summary>The whole content in memory: for the small files and for tests.</summary>
+    public byte[] Bytes()
+    {
+        using var buffer = new MemoryStream();
+        Write(buffer);
+        return buffer.ToArray();
+    }
+}
 
 /// <summary>The host facts a render depends on, taken from config.env and /etc/passwd by Sys/.</summary>
 internal sealed record RenderSettings
@@ -75,6 +90,9 @@ internal static class MailRender
     public const string MainCf = "main.cf", MasterCf = "master.cf";
     public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport"];
 
+    /// <summary>The users dict: one file, so passdb, userdb and deny entries always change together.</summary>
+    public const string UsersDict = "users.dict";
+
     public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s)
     {
         var activeDomains = snap.Domains.Where(d => d.Active).OrderBy(d => d.DomainName, StringComparer.Ordinal).ToList();
@@ -84,28 +102,64 @@ internal static class MailRender
 
         var files = new List<RenderedFile>
         {
-            new(Path.Combine(s.PostfixDir, MainCf), MailFileKind.PostfixConfig, Utf8(RenderMainCf(snap.Global, s, cert, ips))),
-            new(Path.Combine(s.PostfixDir, MasterCf), MailFileKind.PostfixConfig, Utf8(RenderMasterCf(snap.Global, s, cert, ips))),
+            Text(Path.Combine(s.PostfixDir, MainCf), MailFileKind.PostfixConfig, RenderMainCf(snap.Global, s, cert, ips)),
+            Text(Path.Combine(s.PostfixDir, MasterCf), MailFileKind.PostfixConfig, RenderMasterCf(snap.Global, s, cert, ips)),
             new(Path.Combine(s.PostfixDir, "vdomains"), MailFileKind.PostfixMap,
-                Lines("# virtual_mailbox_domains: active hosted domains", activeDomains.Select(d => d.DomainName + " OK"))),
+                Lines("# virtual_mailbox_domains: active hosted domains", () => activeDomains.Select(d => d.DomainName + " OK"))),
             // With an LMTP virtual_transport the value is unused, but it must not be empty.
             new(Path.Combine(s.PostfixDir, "vmailbox"), MailFileKind.PostfixMap,
-                Lines("# virtual_mailbox_maps: active mailboxes of active domains", users.Select(u => $"{u.Address} {u.Domain}/{u.Username}/"))),
+                Lines("# virtual_mailbox_maps: active mailboxes of active domains", () => users.Select(u => $"{u.Address} {u.Domain}/{u.Username}/"))),
             new(Path.Combine(s.PostfixDir, "valias"), MailFileKind.PostfixMap,
-                Lines("# virtual_alias_maps: aliases of active domains", snap.Aliases.Where(a => a.DomainActive)
+                Lines("# virtual_alias_maps: aliases of active domains", () => snap.Aliases.Where(a => a.DomainActive)
                     .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
             new(Path.Combine(s.PostfixDir, "transport"), MailFileKind.PostfixMap,
-                Lines("# transport_maps", s.ExtraTransport.Order(StringComparer.Ordinal))),
+                Lines("# transport_maps", () => s.ExtraTransport.Order(StringComparer.Ordinal))),
             new(Path.Combine(s.PostfixDir, "sender_transport"), MailFileKind.PostfixMap,
                 Lines("# sender_dependent_default_transport_maps: sender domain -> transport bound to domains.outgoing_ip",
-                    activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))),
-            new(s.DovecotConf, MailFileKind.DovecotConfig, Utf8(RenderDovecotConf(snap.Global, s, cert))),
-            new(Path.Combine(s.DovecotDir, "users"), MailFileKind.DovecotAuth, Lines(null, users.Select(UserLine))),
-            new(Path.Combine(s.DovecotDir, "deny.imap"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledImap).Select(u => u.Address))),
-            new(Path.Combine(s.DovecotDir, "deny.pop3"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledPop3).Select(u => u.Address))),
-            new(Path.Combine(s.DovecotDir, "deny.smtp"), MailFileKind.DovecotAuth, Lines(null, users.Where(u => !u.Effective.EnabledSmtp).Select(u => u.Address))),
+                    () => activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))),
+            Text(s.DovecotConf, MailFileKind.DovecotConfig, RenderDovecotConf(snap.Global, s, cert)),
+            Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-users.conf.ext")),
+            Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-deny.conf.ext")),
+            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => users.SelectMany(UserEntries))),
         };
         return files;
+    }
+
+    /// <summary>The Dovecot file dict's key prefix: lookups of "passdb/x" read the line "shared/passdb/x".</summary>
+    public const string DictPrefix = "shared/";
+
+    /// <summary>
+    /// One mailbox in the users dict: alternating key and value lines, keys lower-case (Dovecot looks
+    /// up %Lu), values JSON. passdb holds the stored bcrypt hash; userdb the quota rule when the
+    /// effective quota is > 0 (0 = unlimited: no rule); deny/SERVICE/address marks each protocol the
+    /// effective enabled_imap / enabled_pop3 / enabled_smtp turns off (smtp = SASL on submission).
+    /// All lines of one mailbox sit together, mailboxes in address order.
+    /// </summary>
+    public static IEnumerable<string> UserEntries(MailUser u)
+    {
+        var address = u.Address.ToLowerInvariant();
+        if (!u.Effective.EnabledImap) { yield return DictPrefix + "deny/imap/" + address; yield return "{}"; }
+        if (!u.Effective.EnabledPop3) { yield return DictPrefix + "deny/pop3/" + address; yield return "{}"; }
+        if (!u.Effective.EnabledSmtp) { yield return DictPrefix + "deny/smtp/" + address; yield return "{}"; }
+        yield return DictPrefix + "passdb/" + address;
+        yield return "{\"password\":" + JsonString(u.PasswordHash) + "}";
+        yield return DictPrefix + "userdb/" + address;
+        yield return u.Effective.QuotaBytes > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{{\"quota_rule\":\"*:storage={u.Effective.QuotaBytes}B\"}}")
+            : "{}";
+    }
+
+    /// <summary>A JSON string literal; escapes keep any stored value on its one dict line.</summary>
+    static string JsonString(string value)
+    {
+        var sb = new StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            if (c is '"' or '\\') sb.Append('\\').Append(c);
+            else if (c < ' ') sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else sb.Append(c);
+        }
+        return sb.Append('"').ToString();
     }
 
     /// <summary>Mailboxes that may log in and receive mail: active, in an active domain; sorted by address.</summary>
@@ -115,14 +169,6 @@ internal static class MailRender
         list.Sort((a, b) => string.CompareOrdinal(a.Address, b.Address));
         return list;
     }
-
-    /// <summary>
-    /// passwd-file line: user:password:uid:gid:gecos:home:shell:extra. uid, gid and home stay empty so
-    /// userdb default_fields supply vmail and VMAIL_DIR/domain/user. Quota 0 = unlimited (no rule).
-    /// </summary>
-    public static string UserLine(MailUser u) =>
-        $"{u.Address}:{u.PasswordHash}::::::" + (u.Effective.QuotaBytes > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"userdb_quota_rule=*:storage={u.Effective.QuotaBytes}B") : "");
 
     /// <summary>A master.cf service name for an outgoing IP: smtp-203-0-113-10, smtp-2001-db8--1.</summary>
     public static string TransportName(string ip) => "smtp-" + ip.Replace('.', '-').Replace(':', '-');
@@ -238,6 +284,10 @@ internal static class MailRender
         });
     }
 
+    /// <summary>A dict passdb/userdb config (dict-users.conf.ext, dict-deny.conf.ext) over the users dict.</summary>
+    static string RenderDictConf(RenderSettings s, string template) =>
+        Fill(Template(template), new() { ["USERS_DICT"] = Path.Combine(s.DovecotDir, UsersDict) });
+
     static IPEndPoint Endpoint(string listen) =>
         AppConfig.TryParseListen(listen, out var ep) ? ep : throw new InvalidOperationException($"bad listen address {listen}");
 
@@ -261,18 +311,19 @@ internal static class MailRender
 
     static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
-    /// <summary>A file of lines, each ending in LF, built straight into bytes (the users file is the big one).</summary>
-    static byte[] Lines(string? header, IEnumerable<string> lines)
+    static RenderedFile Text(string path, MailFileKind kind, string text)
     {
-        // Straight to UTF-8: no full-size string of the file ever exists (100,000 users ~ 10 MB).
-        using var buffer = new MemoryStream();
-        using (var writer = new StreamWriter(buffer, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" })
-        {
-            if (header is not null) writer.Write(header + "\n");
-            foreach (var line in lines) { writer.Write(line); writer.Write('\n'); }
-        }
-        return buffer.ToArray();
+        var bytes = Utf8(text);
+        return new RenderedFile(path, kind, stream => stream.Write(bytes));
     }
+
+    /// <summary>A file of lines, each ending in LF, streamed as UTF-8 when written (never held whole).</summary>
+    static Action<Stream> Lines(string? header, Func<IEnumerable<string>> lines) => stream =>
+    {
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+        if (header is not null) writer.Write(header + "\n");
+        foreach (var line in lines()) { writer.Write(line); writer.Write('\n'); }
+    };
 
     static readonly Dictionary<string, string> Templates = new(StringComparer.Ordinal);
 

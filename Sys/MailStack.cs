@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace MailPanel;
 
@@ -59,23 +58,34 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
     public Task<ReconcileResult> Apply(CancellationToken cancel) => new Attempt(this).Go(cancel);
 
+    /// <summary>A map change above this many entries is rebuilt whole rather than applied key by key.</summary>
+    internal const int IncrementalMapLimit = 5000;
+
     /// <summary>One apply: its log, the undo list, and the step it is in.</summary>
     sealed class Attempt(MailStack stack)
     {
         readonly List<string> log = [];
         readonly List<(string What, Func<CancellationToken, Task> Undo)> undo = [];
+        readonly List<string> leftovers = []; // temp files and previous versions, removed when the apply ends
         readonly Stopwatch clock = Stopwatch.StartNew();
         string step = "snapshot";
-        long authSecond = long.MinValue; // the newest mtime second given to a users/deny file
         RenderSettings s = null!;
+        bool postfixInstalled, dovecotInstalled;
 
         void Log(string line)
         {
-            log.Add(line);
+            lock (log) log.Add(line); // maps are applied in parallel
             stack.log.LogDebug("reconcile: {Line}", line);
         }
 
         sealed class StepFailed(string message) : Exception(message);
+
+        /// <summary>A rendered file that differs from disk: its temp copy waits beside the live path.</summary>
+        sealed record Changed(RenderedFile File, string Temp)
+        {
+            public string Path => File.Path;
+            public string Name => System.IO.Path.GetFileName(File.Path);
+        }
 
         public async Task<ReconcileResult> Go(CancellationToken cancel)
         {
@@ -91,6 +101,12 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 Log($"{step} failed: {e.Message}");
                 await Rollback();
                 return ReconcileResult.Failed(step, e.Message, log);
+            }
+            finally
+            {
+                foreach (var path in leftovers)
+                    try { File.Delete(path); }
+                    catch (IOException) { }
             }
         }
 
@@ -108,49 +124,63 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                     Log($"could not restore {undo[i].What}: {e.Message}");
                 }
             }
-            if (authSecond != long.MinValue) await WaitAuthVisible(CancellationToken.None);
+        }
+
+        long lap;
+
+        /// <summary>Milliseconds since the previous lap: the log says where an apply spends its time.</summary>
+        long Lap()
+        {
+            var now = clock.ElapsedMilliseconds;
+            var took = now - lap;
+            lap = now;
+            return took;
         }
 
         async Task Apply(CancellationToken cancel)
         {
             step = "snapshot";
             var snap = MailStackStore.Load(stack.store);
-            step = "render";
-            s = stack.Settings();
-            var files = MailRender.All(snap, s);
-            Log($"rendered {files.Count} files: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases");
+            Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms)");
 
             step = "directories";
+            s = stack.Settings();
             EnsureDirectories();
+            SweepLeftovers();
 
-            step = "compare";
-            var old = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
-            var changed = new List<RenderedFile>();
+            // Render each file into a temp file beside its live path and compare the two; only the
+            // files that differ go on. A map with a dirty mark (an in-place update that a crash may
+            // have cut short) or without its .lmdb counts as changed whatever its source says.
+            step = "render";
+            var files = MailRender.All(snap, s);
+            var changed = new List<Changed>();
             foreach (var f in files)
             {
-                var current = File.Exists(f.Path) ? await File.ReadAllBytesAsync(f.Path, cancel) : null;
-                old[f.Path] = current;
-                var stale = current is null || !current.AsSpan().SequenceEqual(f.Bytes)
-                    || (f.Kind == MailFileKind.PostfixMap && !File.Exists(f.Path + ".lmdb"));
-                if (stale) changed.Add(f);
+                var temp = AtomicFile.TempName(f.Path);
+                leftovers.Add(temp);
+                using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16)) f.Write(stream);
+                var stale = !FileDiff.SameContent(temp, f.Path)
+                    || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
+                if (stale) changed.Add(new Changed(f, temp));
             }
+            Log($"rendered and compared {files.Count} files ({Lap()} ms)");
             if (changed.Count == 0)
             {
                 Log("no changes");
                 return;
             }
-            Log("changed: " + string.Join(", ", changed.Select(f => Path.GetFileName(f.Path))));
+            Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
 
-            var postfixInstalled = MailPanel.Run.Which("postfix") is not null && MailPanel.Run.Which("postmap") is not null;
-            var dovecotInstalled = MailPanel.Run.Which("doveconf") is not null;
+            postfixInstalled = MailPanel.Run.Which("postfix") is not null && MailPanel.Run.Which("postmap") is not null;
+            dovecotInstalled = MailPanel.Run.Which("doveconf") is not null;
             if (!postfixInstalled) Log("postfix not installed: postmap, postfix check and reload skipped");
             if (!dovecotInstalled) Log("dovecot not installed: doveconf and reload skipped");
 
-            // 1. Daemon configs: write, then validate in place (postfix check needs the real directory);
+            // 1. Daemon configs: install, then validate in place (postfix check needs the real directory);
             //    nothing has been reloaded yet, so a failure here never reaches the running daemons.
-            var postfixConf = changed.Where(f => f.Kind == MailFileKind.PostfixConfig).ToList();
-            var dovecotConf = changed.Where(f => f.Kind == MailFileKind.DovecotConfig).ToList();
-            foreach (var f in postfixConf.Concat(dovecotConf)) WritePlain(f, old[f.Path]);
+            var postfixConf = changed.Where(c => c.File.Kind == MailFileKind.PostfixConfig).ToList();
+            var dovecotConf = changed.Where(c => c.File.Kind == MailFileKind.DovecotConfig).ToList();
+            foreach (var c in postfixConf.Concat(dovecotConf)) InstallSmall(c);
             if (postfixConf.Count > 0 && postfixInstalled)
             {
                 step = "postfix check";
@@ -164,52 +194,51 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 await Require("doveconf", ["-c", s.DovecotConf, "-n"], cancel, quiet: true);
             }
 
-            // 2. Dovecot users/deny before the Postfix maps when logins are added (LMTP must know a
-            //    mailbox before Postfix accepts mail for it); removals leave users after the maps.
-            var users = changed.FirstOrDefault(f => f.Path.EndsWith("/users", StringComparison.Ordinal));
-            var deny = changed.Where(f => f.Kind == MailFileKind.DovecotAuth && f != users).ToList();
-            var maps = changed.Where(f => f.Kind == MailFileKind.PostfixMap).ToList();
-            byte[]? finalUsers = null;
-            var addsLogins = false;
-            step = "dovecot users";
+            // 2. The users dict before the Postfix maps when mailboxes are added or changed (LMTP must
+            //    know a mailbox before Postfix routes mail to it); when some also go away, first the
+            //    union (their logins keep working until the maps stop routing mail to them), the final
+            //    dict after the maps. Dovecot sees each replacement on its next lookup (new inode).
+            var users = changed.FirstOrDefault(c => c.File.Kind == MailFileKind.DovecotAuth);
+            var maps = changed.Where(c => c.File.Kind == MailFileKind.PostfixMap).ToList();
+            var usersLast = false;
             if (users is not null)
             {
-                var (first, adds) = FirstPhase(old[users.Path], users.Bytes);
-                addsLogins = adds;
-                WriteAuth(users.Path, first, old[users.Path]);
-                if (!first.AsSpan().SequenceEqual(users.Bytes)) finalUsers = users.Bytes;
-            }
-            foreach (var f in deny) WriteAuth(f.Path, f.Bytes, old[f.Path]);
-            if (addsLogins && maps.Count > 0)
-            {
-                var waited = await WaitAuthVisible(cancel);
-                Log($"waited {waited} ms for dovecot to see the new users before the postfix maps");
-            }
-
-            // 3. Maps: postmap into a temp name, rename over the live .lmdb. Postfix daemons notice the
-            //    replaced file and restart on their own: no reload (FINDINGS, "Maps (lmdb)").
-            //    The .lmdb goes in before its source: a crash (kill -9) between the two leaves the old
-            //    source beside the new table, which the next compare sees as stale and rebuilds. The
-            //    other order would leave a new source over an old table that no compare ever notices.
-            step = "postmap";
-            if (postfixInstalled && maps.Count > 0)
-                await Task.WhenAll(maps.Select(f => BuildMap(f.Path, f.Bytes, cancel)));
-            foreach (var f in maps) WritePlain(f, old[f.Path], register: false);
-            foreach (var f in maps)
-            {
-                var previous = old[f.Path];
-                undo.Add((Path.GetFileName(f.Path), async c =>
+                step = "dovecot users";
+                var change = FileDiff.CompareUsers(users.Path, users.Temp);
+                KeepPrevious(users.Path);
+                if (change.Removes && maps.Count > 0)
                 {
-                    if (previous is null) { AtomicFile.Delete(f.Path + ".lmdb"); AtomicFile.Delete(f.Path); return; }
-                    if (postfixInstalled) await BuildMap(f.Path, previous, c);
-                    AtomicFile.Write(f.Path, previous, Mode0644, RootOwner);
+                    usersLast = true;
+                    if (change.AddsOrChanges)
+                    {
+                        var union = AtomicFile.TempName(users.Path) + ".union";
+                        leftovers.Add(union);
+                        FileDiff.CompareUsers(users.Path, users.Temp, union);
+                        Install(union, users.Path, Mode0640, DovecotOwner);
+                    }
                 }
-                ));
+                else Install(users.Temp, users.Path, Mode0640, DovecotOwner);
+                Log($"users dict: {(usersLast ? change.AddsOrChanges ? "additions in effect, removals after the maps" : "removals after the maps" : "in effect")} ({Lap()} ms)");
             }
-            if (maps.Count > 0) Log($"rebuilt maps: {string.Join(", ", maps.Select(f => Path.GetFileName(f.Path)))}");
 
-            step = "dovecot users";
-            if (finalUsers is not null) WriteAuth(users!.Path, finalUsers, null, register: false);
+            // 3. Maps: a few changed keys go into the live .lmdb in place (postmap -i / -d: one LMDB
+            //    transaction each, readers see old or new); bigger changes are built under a temp name
+            //    and renamed over. Postfix daemons notice a changed table by themselves: no reload.
+            //    The table changes before its source: a crash (kill -9) between the two leaves an old
+            //    source that the next compare sees as stale; a dirty mark covers the in-place update.
+            step = "postmap";
+            if (maps.Count > 0)
+            {
+                await Task.WhenAll(maps.Select(m => ApplyMap(m, cancel)));
+                Log($"maps: {string.Join(", ", maps.Select(m => m.Name))} ({Lap()} ms)");
+            }
+
+            if (usersLast)
+            {
+                step = "dovecot users";
+                Install(users!.Temp, users.Path, Mode0640, DovecotOwner);
+                Log("users dict: final version in effect");
+            }
 
             // 4. Reload only what needs it; a daemon that is not running keeps nothing to reload.
             //    Mailbox and alias maps are looked up by smtpd/cleanup, which check for a replaced table
@@ -217,7 +246,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             //    which its clients (qmgr, every smtpd) keep connected for up to ipc_ttl and which only
             //    notices a replaced table when a new client connects: a changed domain list or transport
             //    therefore needs the reload, or a new domain would read "Relay access denied" for minutes.
-            var resolverMaps = maps.Where(f => Path.GetFileName(f.Path) is "vdomains" or "transport" or "sender_transport").ToList();
+            var resolverMaps = maps.Where(m => m.Name is "vdomains" or "transport" or "sender_transport").ToList();
             if ((postfixConf.Count > 0 || resolverMaps.Count > 0) && postfixInstalled)
             {
                 step = "postfix reload";
@@ -226,7 +255,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                     await Require("postfix", ["-c", s.PostfixDir, "reload"], cancel);
                     Interlocked.Increment(ref stack.postfixReloads);
                     Log(postfixConf.Count > 0 ? "postfix reloaded (main.cf/master.cf changed)"
-                        : $"postfix reloaded ({string.Join(", ", resolverMaps.Select(f => Path.GetFileName(f.Path)))} changed: trivial-rewrite caches them)");
+                        : $"postfix reloaded ({string.Join(", ", resolverMaps.Select(m => m.Name))} changed: trivial-rewrite caches them)");
                 }
                 else Log("postfix not running: reload skipped");
             }
@@ -241,110 +270,132 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 }
                 else Log("dovecot not running: reload skipped");
             }
-
-            // 5. A replaced passwd-file counts only once the clock has left the second of its mtime:
-            //    Dovecot stats it at most once a second per auth process.
-            if (authSecond != long.MinValue)
-            {
-                step = "dovecot users";
-                var waited = await WaitAuthVisible(cancel);
-                Log($"dovecot users/deny in effect (waited {waited} ms for the next second)");
-            }
         }
 
         static (uint, uint)? RootOwner => (0u, 0u);
 
         (uint, uint)? DovecotOwner => Posix.LookupGroup("dovecot") is { } gid ? (0u, gid) : null;
 
-        void WritePlain(RenderedFile f, byte[]? previous, bool register = true)
+        /// <summary>Marks a map whose .lmdb is being changed in place; present at the next apply = rebuild it whole.</summary>
+        static string DirtyMark(string source) => HiddenName(source, "mp-dirty");
+
+        static string PreviousName(string path) => HiddenName(path, "mp-prev");
+
+        static string HiddenName(string path, string suffix) =>
+            Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{suffix}");
+
+        /// <summary>Temp files and previous versions left by an apply that was killed: never live data.</summary>
+        void SweepLeftovers()
         {
-            AtomicFile.Write(f.Path, f.Bytes, Mode0644, RootOwner);
-            if (register)
-                undo.Add((Path.GetFileName(f.Path), _ =>
+            foreach (var dir in new[] { s.PostfixDir, s.DovecotDir })
+                foreach (var file in Directory.EnumerateFiles(dir, ".*"))
                 {
-                    if (previous is null) AtomicFile.Delete(f.Path);
-                    else AtomicFile.Write(f.Path, previous, Mode0644, RootOwner);
-                    return Task.CompletedTask;
+                    var name = Path.GetFileName(file);
+                    if (name.Contains(".tmp.", StringComparison.Ordinal) || name.EndsWith(".mp-prev", StringComparison.Ordinal))
+                    {
+                        File.Delete(file);
+                        Log($"removed {name} (left by an interrupted apply)");
+                    }
                 }
-                ));
-            Log($"wrote {f.Path}");
         }
 
-        /// <summary>Replaces a passwd-file with its mtime strictly advanced: max(now, old + 1 s).</summary>
-        void WriteAuth(string path, byte[] bytes, byte[]? previous, bool register = true)
+        /// <summary>Owner, mode, fsync, rename over the live path, fsync of the directory.</summary>
+        static void Install(string temp, string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
         {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var second = now;
-            if (File.Exists(path)) second = Math.Max(now, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds() + 1);
-            AtomicFile.Write(path, bytes, Mode0640, DovecotOwner, DateTimeOffset.FromUnixTimeSeconds(second));
-            authSecond = Math.Max(authSecond, second);
-            if (register)
-                undo.Add((Path.GetFileName(path), _ =>
-                {
-                    if (previous is null) AtomicFile.Delete(path);
-                    else WriteAuth(path, previous, null, register: false);
-                    return Task.CompletedTask;
-                }
-                ));
-            Log($"wrote {path}");
-        }
-
-        /// <summary>Sleeps until the wall clock is past the newest passwd-file mtime second; returns the ms waited.</summary>
-        async Task<long> WaitAuthVisible(CancellationToken cancel)
-        {
-            var started = Stopwatch.GetTimestamp();
-            while (true)
-            {
-                var now = DateTimeOffset.UtcNow;
-                var target = DateTimeOffset.FromUnixTimeSeconds(authSecond + 1);
-                if (now >= target) break;
-                await Task.Delay(target - now + TimeSpan.FromMilliseconds(2), cancel);
-            }
-            return (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            File.SetUnixFileMode(temp, mode);
+            if (owner is { } o && Posix.IsRoot) Posix.Chown(temp, o.Uid, o.Gid);
+            using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
+            File.Move(temp, path, overwrite: true);
+            Posix.FsyncDirectory(Path.GetDirectoryName(path)!);
         }
 
         /// <summary>
-        /// The users file to write first: the new one, plus (when logins also go away) the old lines
-        /// of removed users, so they keep working until the maps stop routing mail to them.
+        /// Keeps the live file reachable under a hidden second name (a hard link: no copy) and registers
+        /// the undo that renames it back, or removes the file when there was none before.
         /// </summary>
-        static (byte[] First, bool AddsLogins) FirstPhase(byte[]? oldBytes, byte[] newBytes)
+        void KeepPrevious(string path, Func<CancellationToken, Task>? then = null)
         {
-            var oldLines = ParseUsers(oldBytes);
-            var newLines = ParseUsers(newBytes);
-            var adds = newLines.Any(kv => !oldLines.TryGetValue(kv.Key, out var line) || line != kv.Value);
-            var removed = oldLines.Where(kv => !newLines.ContainsKey(kv.Key)).ToList();
-            if (removed.Count == 0 || !adds) return (adds ? newBytes : newBytes, adds);
-            foreach (var (key, line) in removed) newLines[key] = line;
-            var sb = new StringBuilder();
-            foreach (var key in newLines.Keys.Order(StringComparer.Ordinal)) sb.Append(newLines[key]).Append('\n');
-            return (Encoding.UTF8.GetBytes(sb.ToString()), adds);
-        }
-
-        static Dictionary<string, string> ParseUsers(byte[]? bytes)
-        {
-            var map = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (bytes is null) return map;
-            foreach (var line in Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            var previous = PreviousName(path);
+            var existed = File.Exists(path);
+            if (existed)
             {
-                var colon = line.IndexOf(':', StringComparison.Ordinal);
-                if (colon > 0) map[line[..colon]] = line;
+                File.Delete(previous);
+                Posix.Link(path, previous);
+                lock (leftovers) leftovers.Add(previous);
             }
-            return map;
+            lock (undo) undo.Add((Path.GetFileName(path), async c =>
+            {
+                if (existed) { File.Move(previous, path, overwrite: true); Posix.FsyncDirectory(Path.GetDirectoryName(path)!); }
+                else AtomicFile.Delete(path);
+                if (then is not null) await then(c);
+            }
+                ));
         }
 
-        /// <summary>Builds source.lmdb from <paramref name="bytes"/> and renames it into place; the source file itself is not touched.</summary>
-        async Task BuildMap(string source, byte[] bytes, CancellationToken cancel)
+        /// <summary>main.cf, master.cf, dovecot.conf and its dict configs: small, so the undo keeps their bytes.</summary>
+        void InstallSmall(Changed c)
         {
-            // postmap rewrites in place; build from a temp copy and rename only the finished table.
-            var temp = AtomicFile.TempName(source);
+            KeepPrevious(c.Path);
+            Install(c.Temp, c.Path, Mode0644, RootOwner);
+            Log($"wrote {c.Path}");
+        }
+
+        /// <summary>One changed map: its table first (in place or rebuilt), then its source.</summary>
+        async Task ApplyMap(Changed m, CancellationToken cancel)
+        {
+            var lmdb = m.Path + ".lmdb";
+            var dirty = DirtyMark(m.Path);
+            var hadTable = File.Exists(lmdb);
+            // Undo: the previous source back, and its table rebuilt from it (or both gone if new).
+            KeepPrevious(m.Path, async c =>
+            {
+                if (!File.Exists(m.Path)) { AtomicFile.Delete(lmdb); return; }
+                if (postfixInstalled) await BuildTable(m.Path, m.Path, c);
+                AtomicFile.Delete(dirty);
+            });
+            if (!postfixInstalled)
+            {
+                Install(m.Temp, m.Path, Mode0644, RootOwner);
+                return;
+            }
+            var delta = hadTable && File.Exists(m.Path) && !File.Exists(dirty) ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit) : null;
+            if (delta is null)
+            {
+                await BuildTable(m.Temp, m.Path, cancel);
+                Install(m.Temp, m.Path, Mode0644, RootOwner);
+                AtomicFile.Delete(dirty);
+                Log($"{m.Name}: table rebuilt");
+                return;
+            }
+            File.WriteAllBytes(dirty, []);
+            Posix.FsyncDirectory(Path.GetDirectoryName(dirty)!);
+            if (delta.Put.Count > 0)
+                await Require("postmap", ["-c", s.PostfixDir, "-i", "-r", "lmdb:" + m.Path], cancel, quiet: true, stdin: string.Join('\n', delta.Put) + "\n");
+            if (delta.Delete.Count > 0)
+            {
+                // Exit 1 with nothing on stderr only means "some key was not there" (a retried delete).
+                var r = await MailPanel.Run.Exec("postmap", ["-c", s.PostfixDir, "-d", "-", "lmdb:" + m.Path], stdin: string.Join('\n', delta.Delete) + "\n", cancel: cancel);
+                if (!r.Ok && !(r.ExitCode == 1 && r.Stderr.Trim().Length == 0 && !r.TimedOut && !r.NotFound))
+                    throw new StepFailed(r.Describe("postmap -d"));
+            }
+            Install(m.Temp, m.Path, Mode0644, RootOwner);
+            AtomicFile.Delete(dirty);
+            Log($"{m.Name}: {delta.Put.Count} put, {delta.Delete.Count} deleted in place");
+        }
+
+        /// <summary>Builds <paramref name="target"/>.lmdb from the source file <paramref name="from"/> under a temp name and renames it into place.</summary>
+        async Task BuildTable(string from, string target, CancellationToken cancel)
+        {
+            // postmap writes FILE.lmdb beside FILE: build from a temp copy and rename only the finished table.
+            var temp = AtomicFile.TempName(target) + ".build";
             try
             {
-                await File.WriteAllBytesAsync(temp, bytes, cancel);
-                await Require("postmap", ["-c", s.PostfixDir, "lmdb:" + temp], cancel);
+                File.Copy(from, temp, overwrite: true);
+                await Require("postmap", ["-c", s.PostfixDir, "lmdb:" + temp], cancel, quiet: true);
                 File.SetUnixFileMode(temp + ".lmdb", Mode0644);
                 using (var fs = new FileStream(temp + ".lmdb", FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
-                File.Move(temp + ".lmdb", source + ".lmdb", overwrite: true);
-                Posix.FsyncDirectory(Path.GetDirectoryName(source)!);
+                File.Move(temp + ".lmdb", target + ".lmdb", overwrite: true);
+                Posix.FsyncDirectory(Path.GetDirectoryName(target)!);
             }
             finally
             {
@@ -353,9 +404,9 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             }
         }
 
-        async Task Require(string program, string[] args, CancellationToken cancel, bool quiet = false)
+        async Task Require(string program, string[] args, CancellationToken cancel, bool quiet = false, string? stdin = null)
         {
-            var result = await MailPanel.Run.Exec(program, args, cancel: cancel);
+            var result = await MailPanel.Run.Exec(program, args, stdin: stdin, cancel: cancel);
             if (!result.Ok) throw new StepFailed(result.Describe($"{program} {string.Join(' ', args)}"));
             if (!quiet) Log($"{program} {args[^1]}: ok");
         }

@@ -23,6 +23,9 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
 
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LinkNative(string existing, string link);
+
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseNative(int fd);
 
@@ -32,6 +35,13 @@ internal static partial class Posix
     {
         if (ChownNative(path, uid, gid) != 0)
             throw new IOException($"chown {path}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>A second name for a file (link(2)): keeps the previous version of a file reachable while a rename replaces it.</summary>
+    public static void Link(string existing, string link)
+    {
+        if (LinkNative(existing, link) != 0)
+            throw new IOException($"link {existing} -> {link}: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>kill(pid, 0) probes a process; other signals (SIGHUP = 1, SIGTERM = 15) reach daemons directly.</summary>

@@ -15,9 +15,9 @@ public class ReconcileApiTests
         r.AssertStatus(HttpStatusCode.OK);
         Assert.Equal("mail config applied", r.Json["message"]!.GetValue<string>());
         var root = s.Config.SysRoot;
-        foreach (var f in new[] { "etc/postfix/main.cf", "etc/postfix/master.cf", "etc/postfix/vmailbox", "etc/dovecot/dovecot.conf", "etc/dovecot/users", "etc/dovecot/deny.pop3" })
+        foreach (var f in new[] { "etc/postfix/main.cf", "etc/postfix/master.cf", "etc/postfix/vmailbox", "etc/dovecot/dovecot.conf", "etc/dovecot/users.dict", "etc/dovecot/dict-users.conf.ext", "etc/dovecot/dict-deny.conf.ext" })
             Assert.True(File.Exists(Path.Combine(root, f)), f);
-        Assert.Contains("alice@example.com:{BLF-CRYPT}$2b$", await File.ReadAllTextAsync(Path.Combine(root, "etc/dovecot/users")), StringComparison.Ordinal);
+        Assert.Contains("shared/passdb/alice@example.com\n{\"password\":\"{BLF-CRYPT}$2b$", await File.ReadAllTextAsync(Path.Combine(root, "etc/dovecot/users.dict")), StringComparison.Ordinal);
         if (MailPanel.Run.Which("postmap") is not null) Assert.True(File.Exists(Path.Combine(root, "etc/postfix/vmailbox.lmdb")));
 
         var again = await s.Post("/api/v1/system/reconcile");

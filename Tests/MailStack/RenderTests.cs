@@ -44,7 +44,16 @@ public class RenderTests
             1000, 100, 0, 5, "tag", 7, false, "", "", true, false, "quarantine", false, false, true, "~all", "none", active, d.Active));
 
     static string File(List<RenderedFile> files, string name) =>
-        Encoding.UTF8.GetString(files.Single(f => Path.GetFileName(f.Path) == name).Bytes);
+        Encoding.UTF8.GetString(files.Single(f => Path.GetFileName(f.Path) == name).Bytes());
+
+    /// <summary>The users dict as (key, value) pairs, in file order.</summary>
+    static List<(string Key, string Value)> Dict(List<RenderedFile> files)
+    {
+        var lines = File(files, MailRender.UsersDict).Split('\n');
+        Assert.Equal("", lines[^1]); // every line ends in LF
+        Assert.Equal(1, lines.Length % 2); // key/value pairs
+        return Enumerable.Range(0, lines.Length / 2).Select(i => (lines[2 * i], lines[2 * i + 1])).ToList();
+    }
 
     static MailStackSnapshot Sample(bool reversed = false)
     {
@@ -66,9 +75,9 @@ public class RenderTests
         var one = MailRender.All(Sample(), Settings);
         var two = MailRender.All(Sample(reversed: true), Settings);
         Assert.Equal(one.Select(f => f.Path), two.Select(f => f.Path));
-        for (var i = 0; i < one.Count; i++) Assert.Equal(one[i].Bytes, two[i].Bytes);
+        for (var i = 0; i < one.Count; i++) Assert.Equal(one[i].Bytes(), two[i].Bytes());
         Assert.All(one, f => Assert.StartsWith("/srv/root/", f.Path, StringComparison.Ordinal));
-        Assert.All(one, f => Assert.DoesNotContain("{{", Encoding.UTF8.GetString(f.Bytes), StringComparison.Ordinal));
+        Assert.All(one, f => Assert.DoesNotContain("{{", Encoding.UTF8.GetString(f.Bytes()), StringComparison.Ordinal));
     }
 
     [Fact]
@@ -81,27 +90,40 @@ public class RenderTests
         Assert.DoesNotContain("sleepy", vmailbox, StringComparison.Ordinal);
         Assert.DoesNotContain("ghost", vmailbox, StringComparison.Ordinal);
         Assert.DoesNotContain("off.example", File(files, "valias"), StringComparison.Ordinal);
-        var users = File(files, "users");
-        Assert.DoesNotContain("sleepy", users, StringComparison.Ordinal);
-        Assert.DoesNotContain("ghost", users, StringComparison.Ordinal);
-        Assert.Equal(new[] { "amy@b.example", "noimap@a.example", "zed@b.example" }.Order(StringComparer.Ordinal), users.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[0]));
+        var dict = Dict(files);
+        Assert.DoesNotContain(dict, e => e.Key.Contains("sleepy", StringComparison.Ordinal) || e.Key.Contains("ghost", StringComparison.Ordinal));
+        Assert.Equal(new[] { "amy@b.example", "noimap@a.example", "zed@b.example" }.Order(StringComparer.Ordinal),
+            dict.Where(e => e.Key.StartsWith("shared/passdb/", StringComparison.Ordinal)).Select(e => e.Key["shared/passdb/".Length..]));
     }
 
     [Fact]
-    public void UsersCarryTheHashAndAQuotaRuleOnlyWhenLimited()
+    public void UsersDictCarriesTheHashAndAQuotaRuleOnlyWhenLimited()
     {
-        var users = File(MailRender.All(Sample(), Settings), "users").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("zed@b.example:{BLF-CRYPT}$2b$10$" + new string('a', 53) + "::::::userdb_quota_rule=*:storage=2048B", users.Single(l => l.StartsWith("zed@", StringComparison.Ordinal)));
-        Assert.EndsWith("::::::", users.Single(l => l.StartsWith("amy@", StringComparison.Ordinal)), StringComparison.Ordinal);
+        var dict = Dict(MailRender.All(Sample(), Settings));
+        Assert.Equal("{\"password\":\"{BLF-CRYPT}$2b$10$" + new string('a', 53) + "\"}", dict.Single(e => e.Key == "shared/passdb/zed@b.example").Value);
+        Assert.Equal("{\"quota_rule\":\"*:storage=2048B\"}", dict.Single(e => e.Key == "shared/userdb/zed@b.example").Value);
+        Assert.Equal("{}", dict.Single(e => e.Key == "shared/userdb/amy@b.example").Value);
+        // One mailbox's entries sit together, mailboxes in address order (the apply diffs by mailbox).
+        var owners = dict.Select(e => e.Key[(e.Key.LastIndexOf('/') + 1)..]).ToList();
+        Assert.Equal(owners.Distinct().Order(StringComparer.Ordinal), owners.Distinct());
+        Assert.Equal(owners.Distinct().Count(), owners.Select((o, i) => i == 0 || owners[i - 1] != o).Count(x => x));
     }
 
     [Fact]
-    public void DenyFilesFollowTheEffectiveProtocolToggles()
+    public void DenyEntriesFollowTheEffectiveProtocolToggles()
+    {
+        var deny = Dict(MailRender.All(Sample(), Settings)).Where(e => e.Key.StartsWith("shared/deny/", StringComparison.Ordinal)).Select(e => e.Key).Order(StringComparer.Ordinal);
+        Assert.Equal(new[] { "shared/deny/imap/noimap@a.example", "shared/deny/pop3/noimap@a.example", "shared/deny/pop3/zed@b.example", "shared/deny/smtp/noimap@a.example" }, deny); // amy has enabled_pop3
+    }
+
+    [Fact]
+    public void DovecotReadsTheUsersDictThroughDictPassdbAndUserdb()
     {
         var files = MailRender.All(Sample(), Settings);
-        Assert.Equal("noimap@a.example\n", File(files, "deny.imap"));
-        Assert.Equal("noimap@a.example\nzed@b.example\n", File(files, "deny.pop3")); // amy has enabled_pop3
-        Assert.Equal("noimap@a.example\n", File(files, "deny.smtp"));
+        var conf = File(files, "dovecot.conf");
+        Assert.Contains("args = /srv/root/etc/dovecot/dict-deny.conf.ext\n  deny = yes", conf, StringComparison.Ordinal);
+        Assert.Contains("uri = file:/srv/root/etc/dovecot/users.dict\n", File(files, "dict-users.conf.ext"), StringComparison.Ordinal);
+        Assert.Contains("key = deny/%s/%Lu", File(files, "dict-deny.conf.ext"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,166 @@
+using System.Text;
+
+namespace MailPanel;
+
+/// <summary>What a map source gained and lost: lines to put (key value) and keys to delete.</summary>
+internal sealed record MapDelta(List<string> Put, List<string> Delete)
+{
+    public int Count => Put.Count + Delete.Count;
+}
+
+/// <summary>How a users dict differs from the one on disk, by mailbox.</summary>
+internal readonly record struct UsersChange(bool AddsOrChanges, bool Removes);
+
+/// <summary>
+/// Streaming comparisons of rendered files with the ones on disk: two readers walk both files
+/// side by side, so a 15 MB users dict or a 100,000-line map is never held in memory whole.
+/// Rendered files are sorted (Render/), which is what makes one pass enough.
+/// </summary>
+internal static class FileDiff
+{
+    static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+
+    /// <summary>True when both files exist and hold the same bytes.</summary>
+    public static bool SameContent(string a, string b)
+    {
+        if (!File.Exists(a) || !File.Exists(b)) return false;
+        using var fa = OpenRead(a);
+        using var fb = OpenRead(b);
+        if (fa.Length != fb.Length) return false;
+        var ba = new byte[1 << 16];
+        var bb = new byte[1 << 16];
+        while (true)
+        {
+            var na = fa.ReadAtLeast(ba, ba.Length, throwOnEndOfStream: false);
+            var nb = fb.ReadAtLeast(bb, bb.Length, throwOnEndOfStream: false);
+            if (na != nb || !ba.AsSpan(0, na).SequenceEqual(bb.AsSpan(0, nb))) return false;
+            if (na < ba.Length) return true;
+        }
+    }
+
+    /// <summary>Lines of a map source that carry an entry: (key, whole line); comments and blanks skipped.</summary>
+    static IEnumerable<(string Key, string Line)> MapEntries(string path)
+    {
+        using var reader = new StreamReader(OpenRead(path), Encoding.UTF8);
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length == 0 || line[0] == '#') continue;
+            var space = line.IndexOfAny([' ', '\t']);
+            yield return (space < 0 ? line : line[..space], line);
+        }
+    }
+
+    /// <summary>
+    /// The entries to put and the keys to delete to turn map <paramref name="oldPath"/> into
+    /// <paramref name="newPath"/>; null when a full rebuild is the better (or only safe) way: more than
+    /// <paramref name="limit"/> changes, or a file that is not sorted by key (not rendered by us).
+    /// </summary>
+    public static MapDelta? DiffMap(string oldPath, string newPath, int limit)
+    {
+        var delta = new MapDelta([], []);
+        using var olds = MapEntries(oldPath).GetEnumerator();
+        using var news = MapEntries(newPath).GetEnumerator();
+        var hasOld = olds.MoveNext();
+        var hasNew = news.MoveNext();
+        string? lastOld = null, lastNew = null;
+        while (hasOld || hasNew)
+        {
+            if (hasOld && lastOld is not null && string.CompareOrdinal(olds.Current.Key, lastOld) <= 0) return null;
+            if (hasNew && lastNew is not null && string.CompareOrdinal(news.Current.Key, lastNew) <= 0) return null;
+            var order = !hasOld ? 1 : !hasNew ? -1 : string.CompareOrdinal(olds.Current.Key, news.Current.Key);
+            if (order < 0)
+            {
+                delta.Delete.Add(olds.Current.Key);
+                lastOld = olds.Current.Key;
+                hasOld = olds.MoveNext();
+            }
+            else if (order > 0)
+            {
+                delta.Put.Add(news.Current.Line);
+                lastNew = news.Current.Key;
+                hasNew = news.MoveNext();
+            }
+            else
+            {
+                if (olds.Current.Line != news.Current.Line) delta.Put.Add(news.Current.Line);
+                lastOld = olds.Current.Key;
+                lastNew = news.Current.Key;
+                hasOld = olds.MoveNext();
+                hasNew = news.MoveNext();
+            }
+            if (delta.Count > limit) return null;
+        }
+        return delta;
+    }
+
+    /// <summary>
+    /// The users dict as groups: every key/value pair of one mailbox (the address after the key's
+    /// last '/'), in file order. A group is its lines joined, so equal groups mean equal entries.
+    /// </summary>
+    static IEnumerable<(string Address, string Lines)> UserGroups(string path)
+    {
+        using var reader = new StreamReader(OpenRead(path), Encoding.UTF8);
+        string? address = null;
+        var group = new StringBuilder();
+        while (reader.ReadLine() is { } key)
+        {
+            var value = reader.ReadLine() ?? "";
+            var slash = key.LastIndexOf('/');
+            var owner = slash < 0 ? key : key[(slash + 1)..];
+            if (address is not null && owner != address)
+            {
+                yield return (address, group.ToString());
+                group.Clear();
+            }
+            address = owner;
+            group.Append(key).Append('\n').Append(value).Append('\n');
+        }
+        if (address is not null) yield return (address, group.ToString());
+    }
+
+    /// <summary>
+    /// Whether the new users dict adds or changes mailboxes and whether it removes any, and (when it
+    /// does both and <paramref name="unionPath"/> is given) writes the union: the new entries plus
+    /// the removed mailboxes' old ones, which keeps those logins working until the Postfix maps stop
+    /// routing mail to them. A file out of order (not rendered by us) counts as all-new.
+    /// </summary>
+    public static UsersChange CompareUsers(string oldPath, string newPath, string? unionPath = null)
+    {
+        if (!File.Exists(oldPath)) return new UsersChange(true, false);
+        bool adds = false, removes = false;
+        using var union = unionPath is null ? null : new StreamWriter(unionPath, false, new UTF8Encoding(false), 1 << 16);
+        using var olds = UserGroups(oldPath).GetEnumerator();
+        using var news = UserGroups(newPath).GetEnumerator();
+        var hasOld = olds.MoveNext();
+        var hasNew = news.MoveNext();
+        string? lastOld = null, lastNew = null;
+        while (hasOld || hasNew)
+        {
+            if ((hasOld && lastOld is not null && string.CompareOrdinal(olds.Current.Address, lastOld) <= 0)
+                || (hasNew && lastNew is not null && string.CompareOrdinal(news.Current.Address, lastNew) <= 0))
+                return new UsersChange(true, false);
+            var order = !hasOld ? 1 : !hasNew ? -1 : string.CompareOrdinal(olds.Current.Address, news.Current.Address);
+            if (order < 0)
+            {
+                removes = true;
+                union?.Write(olds.Current.Lines);
+                lastOld = olds.Current.Address;
+                hasOld = olds.MoveNext();
+            }
+            else
+            {
+                if (order > 0 || olds.Current.Lines != news.Current.Lines) adds = true;
+                union?.Write(news.Current.Lines);
+                lastNew = news.Current.Address;
+                hasNew = news.MoveNext();
+                if (order == 0)
+                {
+                    lastOld = olds.Current.Address;
+                    hasOld = olds.MoveNext();
+                }
+            }
+        }
+        return new UsersChange(adds, removes);
+    }
+}

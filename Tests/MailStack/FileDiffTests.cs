@@ -1,0 +1,61 @@
+namespace MailPanel.Tests.MailStack;
+
+/// <summary>Sys/FileDiff: the streaming comparisons behind incremental map updates and the users-dict phases.</summary>
+public sealed class FileDiffTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("mailpanel-diff-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    string Write(string name, string text)
+    {
+        var path = Path.Combine(dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public void SameContentComparesBytesAndMissingFilesDiffer()
+    {
+        var big = new string('x', 200_000);
+        Assert.True(FileDiff.SameContent(Write("a", big), Write("b", big)));
+        Assert.False(FileDiff.SameContent(Write("c", big), Write("d", big[..^1] + "y")));
+        Assert.False(FileDiff.SameContent(Write("e", "x"), Path.Combine(dir, "missing")));
+    }
+
+    [Fact]
+    public void DiffMapFindsPutsChangesAndDeletesAndIgnoresComments()
+    {
+        var old = Write("old", "# header\na@x.test x.test/a/\nb@x.test x.test/b/\nc@x.test x.test/c/\n");
+        var now = Write("new", "# another header\na@x.test x.test/a/\nb@x.test x.test/B/\nd@x.test x.test/d/\n");
+        var delta = FileDiff.DiffMap(old, now, 100)!;
+        Assert.Equal(["b@x.test x.test/B/", "d@x.test x.test/d/"], delta.Put);
+        Assert.Equal(["c@x.test"], delta.Delete);
+        Assert.Equal(0, FileDiff.DiffMap(old, old, 100)!.Count);
+    }
+
+    [Fact]
+    public void DiffMapAsksForARebuildWhenTooLargeOrUnsorted()
+    {
+        var old = Write("old", "a OK\n");
+        Assert.Null(FileDiff.DiffMap(old, Write("many", string.Concat(Enumerable.Range(0, 20).Select(i => $"k{i:00} OK\n"))), 10));
+        Assert.Null(FileDiff.DiffMap(old, Write("unsorted", "b OK\na OK\n"), 10));
+    }
+
+    static string User(string address, string hash = "h") =>
+        $"shared/passdb/{address}\n{{\"password\":\"{hash}\"}}\nshared/userdb/{address}\n{{}}\n";
+
+    [Fact]
+    public void CompareUsersTellsAdditionsAndRemovalsAndWritesTheUnion()
+    {
+        var old = Write("old", User("a@x") + User("b@x"));
+        Assert.Equal(new UsersChange(true, false), FileDiff.CompareUsers(old, Write("add", User("a@x") + User("b@x") + User("c@x"))));
+        Assert.Equal(new UsersChange(true, false), FileDiff.CompareUsers(old, Write("change", User("a@x", "h2") + User("b@x"))));
+        Assert.Equal(new UsersChange(false, true), FileDiff.CompareUsers(old, Write("remove", User("b@x"))));
+        Assert.Equal(new UsersChange(true, false), FileDiff.CompareUsers(Path.Combine(dir, "missing"), old));
+
+        var union = Path.Combine(dir, "union");
+        Assert.Equal(new UsersChange(true, true), FileDiff.CompareUsers(old, Write("both", User("b@x") + User("c@x")), union));
+        Assert.Equal(User("a@x") + User("b@x") + User("c@x"), File.ReadAllText(union));
+    }
+}
