@@ -164,3 +164,90 @@ internal static class FileDiff
         return new UsersChange(adds, removes);
     }
 }
+
+/// <summary>
+/// The sink a rendered file is written into: it compares the bytes with the live file as they come
+/// and writes nothing while they match. At the first difference it copies the matched prefix from
+/// the live file into the temp file and goes on writing there. An unchanged file therefore costs
+/// one read of the live file and no write at all.
+/// </summary>
+internal sealed class CompareWriteStream(string live, string temp) : Stream
+{
+    readonly FileStream? current = File.Exists(live) ? new FileStream(live, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16) : null;
+    FileStream? output;
+    byte[] scratch = [];
+    long position;
+
+    /// <summary>Renders <paramref name="file"/> against its live path; true (and the new content in <paramref name="temp"/>) when it differs.</summary>
+    public static bool Render(RenderedFile file, string temp)
+    {
+        using var sink = new CompareWriteStream(file.Path, temp);
+        file.Write(sink);
+        return sink.Finish();
+    }
+
+    /// <summary>True when the content differs from the live file (the temp file then holds all of it).</summary>
+    public bool Finish()
+    {
+        if (output is null && current is not null && current.Length == position) return false;
+        Diverge();
+        output!.Flush();
+        return true;
+    }
+
+    void Diverge()
+    {
+        if (output is not null) return;
+        output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        if (current is null) return;
+        current.Position = 0;
+        var left = position;
+        var buffer = new byte[1 << 16];
+        while (left > 0)
+        {
+            var n = current.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n == 0) break;
+            output.Write(buffer, 0, n);
+            left -= n;
+        }
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        if (output is null && current is not null)
+        {
+            if (scratch.Length < buffer.Length) scratch = new byte[Math.Max(buffer.Length, 1 << 16)];
+            var n = current.ReadAtLeast(scratch.AsSpan(0, buffer.Length), buffer.Length, throwOnEndOfStream: false);
+            if (n == buffer.Length && scratch.AsSpan(0, n).SequenceEqual(buffer))
+            {
+                position += n;
+                return;
+            }
+        }
+        Diverge();
+        output!.Write(buffer);
+        position += buffer.Length;
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            current?.Dispose();
+            output?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => position;
+    public override long Position { get => position; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

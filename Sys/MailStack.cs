@@ -153,16 +153,18 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             // have cut short) or without its .lmdb counts as changed whatever its source says.
             step = "render";
             var files = MailRender.All(snap, s);
-            var changed = new List<Changed>();
-            foreach (var f in files)
+            var stale = new bool[files.Count];
+            foreach (var f in files) leftovers.Add(AtomicFile.TempName(f.Path));
+            // The big files (users dict, mailbox and alias maps) render on all cores at once.
+            Parallel.For(0, files.Count, new ParallelOptions { CancellationToken = cancel }, i =>
             {
-                var temp = AtomicFile.TempName(f.Path);
-                leftovers.Add(temp);
-                using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16)) f.Write(stream);
-                var stale = !FileDiff.SameContent(temp, f.Path)
+                var f = files[i];
+                stale[i] = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
                     || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
-                if (stale) changed.Add(new Changed(f, temp));
-            }
+            });
+            var changed = new List<Changed>();
+            for (var i = 0; i < files.Count; i++)
+                if (stale[i]) changed.Add(new Changed(files[i], EnsureTemp(files[i])));
             Log($"rendered and compared {files.Count} files ({Lap()} ms)");
             if (changed.Count == 0)
             {
@@ -299,6 +301,14 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 }
         }
 
+        /// <summary>The temp copy of a changed file; a map whose source is unchanged (only its table is stale) gets one copied from the live source.</summary>
+        static string EnsureTemp(RenderedFile f)
+        {
+            var temp = AtomicFile.TempName(f.Path);
+            if (!File.Exists(temp)) File.Copy(f.Path, temp);
+            return temp;
+        }
+
         /// <summary>Owner, mode, fsync, rename over the live path, fsync of the directory.</summary>
         static void Install(string temp, string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
         {
@@ -323,16 +333,16 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 Posix.Link(path, previous);
                 lock (leftovers) leftovers.Add(previous);
             }
-            lock (undo) undo.Add((Path.GetFileName(path), async c =>
+            async Task Restore(CancellationToken c)
             {
                 if (existed) { File.Move(previous, path, overwrite: true); Posix.FsyncDirectory(Path.GetDirectoryName(path)!); }
                 else AtomicFile.Delete(path);
                 if (then is not null) await then(c);
             }
-                ));
+            lock (undo) undo.Add((Path.GetFileName(path), Restore));
         }
 
-        /// <summary>main.cf, master.cf, dovecot.conf and its dict configs: small, so the undo keeps their bytes.</summary>
+        /// <summary>main.cf, master.cf, dovecot.conf and its dict configs: replaced whole, previous version kept for the undo.</summary>
         void InstallSmall(Changed c)
         {
             KeepPrevious(c.Path);

@@ -53,6 +53,7 @@ internal sealed class Reconciler(Func<CancellationToken, Task<ReconcileResult>> 
                     if (Interlocked.Exchange(ref requested, 0) == 0) continue;
                     var result = await ApplyOnce(stoppingToken);
                     if (!result.Ok) log.LogError("background reconcile failed at {Step}: {Error}", result.FailedStep, result.Error);
+                    else log.LogInformation("background reconcile: {Log}", string.Join("; ", result.Log));
                 }
                 finally
                 {

@@ -58,4 +58,35 @@ public sealed class FileDiffTests : IDisposable
         Assert.Equal(new UsersChange(true, true), FileDiff.CompareUsers(old, Write("both", User("b@x") + User("c@x")), union));
         Assert.Equal(User("a@x") + User("b@x") + User("c@x"), File.ReadAllText(union));
     }
+
+    [Theory]
+    [InlineData("same")]
+    [InlineData("middle")]
+    [InlineData("shorter")]
+    [InlineData("longer")]
+    [InlineData("missing")]
+    public void RenderWritesATempFileOnlyWhenTheContentDiffers(string kind)
+    {
+        var old = string.Concat(Enumerable.Range(0, 30_000).Select(i => $"line {i}\n")); // several 64 KiB chunks
+        var now = kind switch
+        {
+            "middle" => old.Replace("line 20000\n", "line 2000X\n", StringComparison.Ordinal),
+            "shorter" => old[..^7],
+            "longer" => old + "one more\n",
+            _ => old,
+        };
+        var live = Path.Combine(dir, "live");
+        if (kind != "missing") File.WriteAllText(live, old);
+        var temp = Path.Combine(dir, "temp");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(now);
+        // Written in odd-sized pieces, as a StreamWriter would not.
+        var file = new RenderedFile(live, MailFileKind.PostfixMap, stream =>
+        {
+            for (var at = 0; at < bytes.Length; at += 10_007) stream.Write(bytes, at, Math.Min(10_007, bytes.Length - at));
+        });
+        var changed = CompareWriteStream.Render(file, temp);
+        Assert.Equal(kind != "same", changed);
+        Assert.Equal(kind != "same", File.Exists(temp));
+        if (changed) Assert.Equal(now, File.ReadAllText(temp));
+    }
 }
