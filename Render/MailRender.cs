@@ -138,14 +138,14 @@ internal static class MailRender
     public static IEnumerable<string> UserEntries(MailUser u)
     {
         var address = u.Address.ToLowerInvariant();
-        if (!u.Effective.EnabledImap) { yield return DictPrefix + "deny/imap/" + address; yield return "{}"; }
-        if (!u.Effective.EnabledPop3) { yield return DictPrefix + "deny/pop3/" + address; yield return "{}"; }
-        if (!u.Effective.EnabledSmtp) { yield return DictPrefix + "deny/smtp/" + address; yield return "{}"; }
+        if (!u.EnabledImap) { yield return DictPrefix + "deny/imap/" + address; yield return "{}"; }
+        if (!u.EnabledPop3) { yield return DictPrefix + "deny/pop3/" + address; yield return "{}"; }
+        if (!u.EnabledSmtp) { yield return DictPrefix + "deny/smtp/" + address; yield return "{}"; }
         yield return DictPrefix + "passdb/" + address;
         yield return "{\"password\":" + JsonString(u.PasswordHash) + "}";
         yield return DictPrefix + "userdb/" + address;
-        yield return u.Effective.QuotaBytes > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{{\"quota_rule\":\"*:storage={u.Effective.QuotaBytes}B\"}}")
+        yield return u.QuotaBytes > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{{\"quota_rule\":\"*:storage={u.QuotaBytes}B\"}}")
             : "{}";
     }
 
@@ -165,7 +165,7 @@ internal static class MailRender
     /// <summary>Mailboxes that may log in and receive mail: active, in an active domain; sorted by address.</summary>
     public static List<MailUser> ActiveUsers(MailStackSnapshot snap)
     {
-        var list = snap.Users.Where(u => u.Effective.MailboxActive && u.Effective.DomainActive).ToList();
+        var list = snap.Users.Where(u => u.MailboxActive && u.DomainActive).ToList();
         list.Sort((a, b) => string.CompareOrdinal(a.Address, b.Address));
         return list;
     }

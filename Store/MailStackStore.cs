@@ -2,10 +2,21 @@ using Microsoft.Data.Sqlite;
 
 namespace MailPanel;
 
-/// <summary>A mail login as the renderer needs it: address parts, stored hash, effective settings.</summary>
-internal sealed record MailUser(string Domain, string Username, string PasswordHash, MailboxEffective Effective)
+/// <summary>
+/// A mail login as the renderer needs it: address parts, stored hash and the few effective settings
+/// the mail stack uses (resolved by Store/Effective.cs like the /effective routes). Kept this small on
+/// purpose: a reconcile holds 100,000 of them.
+/// </summary>
+internal sealed record MailUser(string Domain, string Username, string PasswordHash, long QuotaBytes,
+    bool EnabledImap, bool EnabledPop3, bool EnabledSmtp, bool MailboxActive, bool DomainActive)
 {
-    public string Address => Username + "@" + Domain;
+    public MailUser(string passwordHash, MailboxEffective m)
+        : this(m.DomainName, m.MailboxUsername, passwordHash, m.QuotaBytes, m.EnabledImap, m.EnabledPop3, m.EnabledSmtp, m.MailboxActive, m.DomainActive)
+    {
+    }
+
+    /// <summary>Built once: the renderer sorts 100,000 of these by address.</summary>
+    public string Address { get; } = Username + "@" + Domain;
 }
 
 /// <summary>An alias row with its domain's active flag.</summary>
@@ -27,7 +38,6 @@ internal sealed record MailStackSnapshot(
 
 internal static class MailStackStore
 {
-    const string HashesSql = "SELECT id, password_hash FROM mailboxes";
     const string AliasesSql = "SELECT a.source, a.destination, d.active FROM aliases a JOIN domains d ON d.id = a.domain_id ORDER BY a.id";
     const string CertsSql = "SELECT hostname, cert_path, key_path, issuer FROM tls_certs ORDER BY id";
 
@@ -39,15 +49,9 @@ internal static class MailStackStore
     {
         using var snapshot = new ConfigStore.Snapshot(db);
         // The tiers are resolved by the same code as the /effective routes (Store/Effective.cs).
-        var effective = ConfigStore.ResolveAll(snapshot);
-        var hashes = new Dictionary<long, string>(effective.Mailboxes.Count);
-        using (var reader = snapshot.Command(HashesSql).ExecuteReader())
-            while (reader.Read()) hashes[reader.GetInt64(0)] = reader.GetString(1);
-        var users = new List<MailUser>(effective.Mailboxes.Count);
-        foreach (var m in effective.Mailboxes)
-            users.Add(new MailUser(m.DomainName, m.MailboxUsername, hashes[m.MailboxId], m));
+        var (domains, users) = ConfigStore.ResolveEach(snapshot, (m, hash) => new MailUser(hash!, m), withHash: true);
         var aliases = snapshot.Command(AliasesSql).ReadAll(MapAlias);
         var certs = snapshot.Command(CertsSql).ReadAll(MapCert);
-        return new MailStackSnapshot(effective.Global, effective.Domains, users, aliases, certs);
+        return new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs);
     }
 }

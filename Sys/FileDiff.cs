@@ -120,16 +120,13 @@ internal static class FileDiff
     }
 
     /// <summary>
-    /// Whether the new users dict adds or changes mailboxes and whether it removes any, and (when it
-    /// does both and <paramref name="unionPath"/> is given) writes the union: the new entries plus
-    /// the removed mailboxes' old ones, which keeps those logins working until the Postfix maps stop
-    /// routing mail to them. A file out of order (not rendered by us) counts as all-new.
+    /// Whether the new users dict adds or changes mailboxes and whether it removes any. A file out of
+    /// order (not rendered by us) counts as all-new.
     /// </summary>
-    public static UsersChange CompareUsers(string oldPath, string newPath, string? unionPath = null)
+    public static UsersChange CompareUsers(string oldPath, string newPath)
     {
         if (!File.Exists(oldPath)) return new UsersChange(true, false);
         bool adds = false, removes = false;
-        using var union = unionPath is null ? null : new StreamWriter(unionPath, false, new UTF8Encoding(false), 1 << 16);
         using var olds = UserGroups(oldPath).GetEnumerator();
         using var news = UserGroups(newPath).GetEnumerator();
         var hasOld = olds.MoveNext();
@@ -144,14 +141,12 @@ internal static class FileDiff
             if (order < 0)
             {
                 removes = true;
-                union?.Write(olds.Current.Lines);
                 lastOld = olds.Current.Address;
                 hasOld = olds.MoveNext();
             }
             else
             {
                 if (order > 0 || olds.Current.Lines != news.Current.Lines) adds = true;
-                union?.Write(news.Current.Lines);
                 lastNew = news.Current.Address;
                 hasNew = news.MoveNext();
                 if (order == 0)

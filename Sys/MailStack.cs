@@ -34,6 +34,13 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
     /// <summary>Test hook: appended to main.cf (a broken line proves validation and rollback). Null in production.</summary>
     internal string? TestMainCfExtra { get; set; }
 
+    /// <summary>
+    /// Test hook: MAILPANEL_TEST_CRASH_AT names a point of the apply (rendered, configs, users,
+    /// map-dirty, map-table, maps) where the daemon sends itself SIGKILL, so the crash-safety test can
+    /// stop an apply at every step boundary instead of hoping a timer lands there. Unset in production.
+    /// </summary>
+    internal string? CrashAt { get; set; } = Environment.GetEnvironmentVariable("MAILPANEL_TEST_CRASH_AT");
+
     /// <summary>Test hook: extra transport_maps lines (e.g. a destination that is never reachable).</summary>
     internal IReadOnlyList<string> TestTransport { get; set; } = [];
 
@@ -128,6 +135,11 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
         long lap;
 
+        void CrashPoint(string name)
+        {
+            if (stack.CrashAt == name) Posix.Kill(Environment.ProcessId, 9);
+        }
+
         /// <summary>Milliseconds since the previous lap: the log says where an apply spends its time.</summary>
         long Lap()
         {
@@ -141,7 +153,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         {
             step = "snapshot";
             var snap = MailStackStore.Load(stack.store);
-            Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms)");
+            Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
 
             step = "directories";
             s = stack.Settings();
@@ -166,6 +178,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             for (var i = 0; i < files.Count; i++)
                 if (stale[i]) changed.Add(new Changed(files[i], EnsureTemp(files[i])));
             Log($"rendered and compared {files.Count} files ({Lap()} ms)");
+            CrashPoint("rendered");
             if (changed.Count == 0)
             {
                 Log("no changes");
@@ -183,6 +196,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             var postfixConf = changed.Where(c => c.File.Kind == MailFileKind.PostfixConfig).ToList();
             var dovecotConf = changed.Where(c => c.File.Kind == MailFileKind.DovecotConfig).ToList();
             foreach (var c in postfixConf.Concat(dovecotConf)) InstallSmall(c);
+            CrashPoint("configs");
             if (postfixConf.Count > 0 && postfixInstalled)
             {
                 step = "postfix check";
@@ -197,9 +211,9 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             }
 
             // 2. The users dict before the Postfix maps when mailboxes are added or changed (LMTP must
-            //    know a mailbox before Postfix routes mail to it); when some also go away, first the
-            //    union (their logins keep working until the maps stop routing mail to them), the final
-            //    dict after the maps. Dovecot sees each replacement on its next lookup (new inode).
+            //    know a mailbox before Postfix routes mail to it); after them when mailboxes only go away
+            //    (their logins keep working until the maps stop routing mail to them). Dovecot sees each
+            //    replacement on its next lookup: the file dict compares inodes.
             var users = changed.FirstOrDefault(c => c.File.Kind == MailFileKind.DovecotAuth);
             var maps = changed.Where(c => c.File.Kind == MailFileKind.PostfixMap).ToList();
             var usersLast = false;
@@ -208,19 +222,13 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 step = "dovecot users";
                 var change = FileDiff.CompareUsers(users.Path, users.Temp);
                 KeepPrevious(users.Path);
-                if (change.Removes && maps.Count > 0)
+                usersLast = !change.AddsOrChanges && maps.Count > 0;
+                if (!usersLast)
                 {
-                    usersLast = true;
-                    if (change.AddsOrChanges)
-                    {
-                        var union = AtomicFile.TempName(users.Path) + ".union";
-                        leftovers.Add(union);
-                        FileDiff.CompareUsers(users.Path, users.Temp, union);
-                        Install(union, users.Path, Mode0640, DovecotOwner);
-                    }
+                    Install(users.Temp, users.Path, Mode0640, DovecotOwner);
+                    Log($"users dict in effect ({Lap()} ms)");
                 }
-                else Install(users.Temp, users.Path, Mode0640, DovecotOwner);
-                Log($"users dict: {(usersLast ? change.AddsOrChanges ? "additions in effect, removals after the maps" : "removals after the maps" : "in effect")} ({Lap()} ms)");
+                CrashPoint("users");
             }
 
             // 3. Maps: a few changed keys go into the live .lmdb in place (postmap -i / -d: one LMDB
@@ -233,13 +241,15 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             {
                 await Task.WhenAll(maps.Select(m => ApplyMap(m, cancel)));
                 Log($"maps: {string.Join(", ", maps.Select(m => m.Name))} ({Lap()} ms)");
+                CrashPoint("maps");
             }
 
             if (usersLast)
             {
                 step = "dovecot users";
                 Install(users!.Temp, users.Path, Mode0640, DovecotOwner);
-                Log("users dict: final version in effect");
+                Log("users dict in effect (mailboxes removed after the maps)");
+                CrashPoint("users");
             }
 
             // 4. Reload only what needs it; a daemon that is not running keeps nothing to reload.
@@ -372,6 +382,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             if (delta is null)
             {
                 await BuildTable(m.Temp, m.Path, cancel);
+                CrashPoint("map-table");
                 Install(m.Temp, m.Path, Mode0644, RootOwner);
                 AtomicFile.Delete(dirty);
                 Log($"{m.Name}: table rebuilt");
@@ -379,6 +390,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             }
             File.WriteAllBytes(dirty, []);
             Posix.FsyncDirectory(Path.GetDirectoryName(dirty)!);
+            CrashPoint("map-dirty");
             if (delta.Put.Count > 0)
                 await Require("postmap", ["-c", s.PostfixDir, "-i", "-r", "lmdb:" + m.Path], cancel, quiet: true, stdin: string.Join('\n', delta.Put) + "\n");
             if (delta.Delete.Count > 0)
@@ -388,6 +400,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 if (!r.Ok && !(r.ExitCode == 1 && r.Stderr.Trim().Length == 0 && !r.TimedOut && !r.NotFound))
                     throw new StepFailed(r.Describe("postmap -d"));
             }
+            CrashPoint("map-table");
             Install(m.Temp, m.Path, Mode0644, RootOwner);
             AtomicFile.Delete(dirty);
             Log($"{m.Name}: {delta.Put.Count} put, {delta.Delete.Count} deleted in place");

@@ -40,7 +40,7 @@ public class RenderTests
         new(id, name, ip, 0, 100, 100, 0, true, "~all", "none", 5, "tag", "quarantine", false, false, active);
 
     static MailUser User(DomainEffective d, long id, string name, bool active = true, long quota = 0, bool imap = true, bool pop3 = false, bool smtp = true) =>
-        new(d.DomainName, name, "{BLF-CRYPT}$2b$10$" + new string('a', 53), new MailboxEffective(id, name, d.DomainId, d.DomainName, quota, smtp, imap, pop3,
+        new("{BLF-CRYPT}$2b$10$" + new string('a', 53), new MailboxEffective(id, name, d.DomainId, d.DomainName, quota, smtp, imap, pop3,
             1000, 100, 0, 5, "tag", 7, false, "", "", true, false, "quarantine", false, false, true, "~all", "none", active, d.Active));
 
     static string File(List<RenderedFile> files, string name) =>
