@@ -32,9 +32,10 @@ public class CrashSafetyTests
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    static async Task<Daemon> Start(string binary, string config, int port)
+    static async Task<Daemon> Start(string binary, string config, int port, string? crashAt = null)
     {
         var psi = new ProcessStartInfo(binary) { RedirectStandardOutput = false, RedirectStandardError = false };
+        if (crashAt is not null) psi.Environment["MAILPANEL_TEST_CRASH_AT"] = crashAt;
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
         var process = Process.Start(psi)!;
@@ -85,7 +86,7 @@ public class CrashSafetyTests
     /// <summary>The keys in each map's lmdb table are exactly the keys of its source file.</summary>
     static async Task AssertTablesMatchSources(string sysroot, string when)
     {
-        foreach (var map in new[] { "vmailbox", "vdomains" })
+        foreach (var map in new[] { "vmailbox", "vdomains", "valias" })
         {
             var source = Path.Combine(sysroot, "etc/postfix", map);
             var dump = await MailPanel.Run.Exec("postmap", ["-c", Path.Combine(sysroot, "etc/postfix"), "-s", "lmdb:" + source], TimeSpan.FromSeconds(60));
@@ -96,8 +97,35 @@ public class CrashSafetyTests
         }
     }
 
+    /// <summary>The crash points Sys/MailStack offers (MAILPANEL_TEST_CRASH_AT), in apply order.</summary>
+    static readonly string[] Points = ["rendered", "configs", "users", "map-dirty", "map-table", "maps"];
+
+    static JsonObject Data(JsonObject template, string hash, int domainCount, Func<int, int, bool> hasMailbox, long messageSizeLimit)
+    {
+        var doc = template.DeepClone().AsObject();
+        var domains = new JsonArray();
+        var mailboxes = new JsonArray();
+        var aliases = new JsonArray();
+        var id = 0;
+        for (var i = 0; i < domainCount; i++)
+        {
+            domains.Add(new JsonObject { ["id"] = i + 1, ["name"] = $"d{i}.example", ["active"] = true, ["outgoing_ip"] = "", ["created_at"] = "2026-05-02T03:11:42Z" });
+            aliases.Add(new JsonObject { ["id"] = i + 1, ["domain_id"] = i + 1, ["source"] = $"info@d{i}.example", ["destination"] = $"u0@d{i}.example", ["created_at"] = "2026-05-02T03:11:42Z" });
+            for (var j = 0; j < 10; j++)
+                if (hasMailbox(i, j))
+                    mailboxes.Add(new JsonObject { ["id"] = ++id, ["domain_id"] = i + 1, ["username"] = $"u{j}", ["password_hash"] = hash, ["quota"] = 0, ["active"] = true, ["created_at"] = "2026-05-02T03:11:42Z" });
+        }
+        doc["domains"] = domains;
+        doc["mailboxes"] = mailboxes;
+        doc["aliases"] = aliases;
+        doc["domain_overrides"] = new JsonArray();
+        doc["mailbox_overrides"] = new JsonArray();
+        doc["global_config"]!["message_size_limit"] = messageSizeLimit;
+        return doc;
+    }
+
     [MailStackFact]
-    public async Task KillNineDuringAReconcileLeavesEachFileOldOrNewAndTheNextReconcileConverges()
+    public async Task KillNineAtEveryStepOfAnApplyLeavesEachFileOldOrNewAndTheNextReconcileConverges()
     {
         var binary = await NativeBinaryTests.PublishedBinary();
         var dir = Directory.CreateTempSubdirectory("mailpanel-crash-").FullName;
@@ -121,72 +149,74 @@ public class CrashSafetyTests
             """);
         try
         {
-            // State A: one domain and mailbox, fully applied.
             var d = await Start(binary, config, port);
             (await d.Http.PostAsync("/api/v1/domains", new StringContent("""{"name":"a.example"}"""))).EnsureSuccessStatusCode();
             (await d.Http.PostAsync("/api/v1/mailboxes", new StringContent("""{"domain_id":1,"username":"alice","password":"S3cret-pass"}"""))).EnsureSuccessStatusCode();
-            await Reconcile(d);
-            var a = Files(sysroot);
-            Assert.Contains(a.Keys, k => k.EndsWith("/main.cf", StringComparison.Ordinal));
+            var template = JsonNode.Parse(await d.Http.GetStringAsync("/api/v1/backup"))!.AsObject();
+            var hash = template["mailboxes"]![0]!["password_hash"]!.GetValue<string>();
 
-            // State B: a large data set (restore), so an apply takes long enough to be interrupted.
-            var doc = JsonNode.Parse(await d.Http.GetStringAsync("/api/v1/backup"))!.AsObject();
-            var hash = doc["mailboxes"]![0]!["password_hash"]!.GetValue<string>();
-            var domains = new JsonArray();
-            var mailboxes = new JsonArray();
-            for (var i = 0; i < 3000; i++)
+            // Three transitions, which between them pass every crash point: a large change (tables
+            // rebuilt whole, main.cf changed too), a small one with additions and removals (tables
+            // changed in place, users dict before the maps), and removals only (users dict after).
+            var small = Data(template, hash, 1, (_, j) => j == 0, 10240000);
+            var big = Data(template, hash, 1000, (_, j) => j < 8, 20480000);
+            var shuffled = Data(template, hash, 1000, (i, j) => i < 20 ? j is >= 2 and < 10 : j < 8, 20480000);
+            var fewer = Data(template, hash, 1000, (i, j) => i < 20 ? j is >= 4 and < 10 : j < 8, 20480000);
+            var transitions = new[] { ("large", small, big), ("in place", big, shuffled), ("removals only", shuffled, fewer) };
+
+            async Task<Dictionary<string, byte[]>> Apply(JsonObject state)
             {
-                domains.Add(new JsonObject { ["id"] = i + 1, ["name"] = $"d{i}.example", ["active"] = true, ["outgoing_ip"] = "", ["created_at"] = "2026-05-02T03:11:42Z" });
-                for (var j = 0; j < 10; j++)
-                    mailboxes.Add(new JsonObject { ["id"] = i * 10 + j + 1, ["domain_id"] = i + 1, ["username"] = $"u{j}", ["password_hash"] = hash, ["quota"] = 0, ["active"] = true, ["created_at"] = "2026-05-02T03:11:42Z" });
+                (await d.Http.PostAsync("/api/v1/backup/restore", new StringContent(state.ToJsonString()))).EnsureSuccessStatusCode();
+                await Reconcile(d);
+                return Files(sysroot);
             }
-            doc["domains"] = domains;
-            doc["mailboxes"] = mailboxes;
-            doc["aliases"] = new JsonArray();
-            doc["domain_overrides"] = new JsonArray();
-            doc["mailbox_overrides"] = new JsonArray();
 
-            // Kill -9 at points spread over the whole apply that follows the restore. Right after each
-            // kill every managed file is byte-equal to its version before or after; then a restarted
-            // daemon's reconcile of the same data converges: each map's table matches its source, and
-            // one more reconcile has nothing to do.
-            var crashes = new List<(Dictionary<string, byte[]> Before, Dictionary<string, byte[]> After)>();
-            Dictionary<string, byte[]>? b = null;
-            foreach (var delayMs in Enumerable.Range(0, 12).Select(i => i * 250))
+            var reached = new HashSet<string>();
+            foreach (var (name, from, to) in transitions)
             {
-                var before = Files(sysroot);
-                (await d.Http.PostAsync("/api/v1/backup/restore", new StringContent(doc.ToJsonString()))).EnsureSuccessStatusCode();
-                var reconcile = d.Http.PostAsync("/api/v1/system/reconcile", null);
-                await Task.Delay(delayMs);
-                Assert.True(Posix.Kill(d.Process.Id, 9), "SIGKILL");
-                try { await reconcile; }
-                catch (HttpRequestException) { }
-                catch (TaskCanceledException) { }
-                await d.DisposeAsync();
-                crashes.Add((before, Files(sysroot)));
+                var after = await Apply(to);
+                foreach (var point in Points)
+                {
+                    var before = await Apply(from);
+                    await d.DisposeAsync();
 
-                d = await Start(binary, config, port);
-                await Reconcile(d);
-                b ??= Files(sysroot);
-                Assert.Contains("no changes", (await Reconcile(d))["log"]!.ToJsonString(), StringComparison.Ordinal);
-                await AssertTablesMatchSources(sysroot, $"after the kill at {delayMs} ms");
+                    // The apply that follows this restore kills its own process at `point`.
+                    d = await Start(binary, config, port, crashAt: point);
+                    // Either the restore's background apply or this synchronous one reaches the point
+                    // first; the request in flight then fails with the connection. A point this
+                    // transition never reaches (no config change, say) lets the reconcile answer 200.
+                    try
+                    {
+                        (await d.Http.PostAsync("/api/v1/backup/restore", new StringContent(to.ToJsonString()))).EnsureSuccessStatusCode();
+                        (await d.Http.PostAsync("/api/v1/system/reconcile", null)).EnsureSuccessStatusCode();
+                    }
+                    catch (HttpRequestException)
+                    {
+                        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                        await d.Process.WaitForExitAsync(wait.Token);
+                    }
+                    var killed = d.Process.HasExited;
+                    if (killed) reached.Add(point);
+                    await d.DisposeAsync();
 
-                // Back to the small state for the next round.
-                var small = doc.DeepClone().AsObject();
-                small["domains"] = new JsonArray(domains[0]!.DeepClone());
-                small["mailboxes"] = new JsonArray(mailboxes[0]!.DeepClone());
-                (await d.Http.PostAsync("/api/v1/backup/restore", new StringContent(small.ToJsonString()))).EnsureSuccessStatusCode();
-                await Reconcile(d);
+                    foreach (var (path, bytes) in Files(sysroot))
+                    {
+                        var isOld = before.TryGetValue(path, out var oldBytes) && oldBytes.AsSpan().SequenceEqual(bytes);
+                        var isNew = after.TryGetValue(path, out var newBytes) && newBytes.AsSpan().SequenceEqual(bytes);
+                        Assert.True(isOld || isNew, $"{name}, kill -9 at {point}: {path} is neither the old nor the new version");
+                    }
+
+                    d = await Start(binary, config, port);
+                    await Reconcile(d);
+                    Assert.Contains("no changes", (await Reconcile(d))["log"]!.ToJsonString(), StringComparison.Ordinal);
+                    await AssertTablesMatchSources(sysroot, $"after {name}, kill -9 at {point} (killed: {killed})");
+                    var now = Files(sysroot);
+                    Assert.True(now.Count == after.Count && now.All(f => after.TryGetValue(f.Key, out var b) && b.AsSpan().SequenceEqual(f.Value)),
+                        $"{name}, kill -9 at {point}: the next reconcile did not converge to the new files");
+                }
             }
             await d.DisposeAsync();
-
-            foreach (var (old, crash) in crashes)
-                foreach (var (path, bytes) in crash)
-                {
-                    var isOld = old.TryGetValue(path, out var oldBytes) && oldBytes.AsSpan().SequenceEqual(bytes);
-                    var isNew = b!.TryGetValue(path, out var newBytes) && newBytes.AsSpan().SequenceEqual(bytes);
-                    Assert.True(isOld || isNew, $"{path} is neither the old nor the new version after kill -9");
-                }
+            Assert.Equal(Points.Order(), reached.Order());
         }
         finally
         {
