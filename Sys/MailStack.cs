@@ -214,15 +214,22 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             //    know a mailbox before Postfix routes mail to it); after them when mailboxes only go away
             //    (their logins keep working until the maps stop routing mail to them). Dovecot sees each
             //    replacement on its next lookup: the file dict compares inodes.
+            //    The mailbox map has exactly the users dict's addresses, so its diff tells which way the
+            //    users go without reading the 15 MB dict twice; only a rebuilt map needs CompareUsers.
             var users = changed.FirstOrDefault(c => c.File.Kind == MailFileKind.DovecotAuth);
             var maps = changed.Where(c => c.File.Kind == MailFileKind.PostfixMap).ToList();
+            step = "compare";
+            var deltas = maps.ToDictionary(m => m.Name, Delta);
             var usersLast = false;
             if (users is not null)
             {
                 step = "dovecot users";
-                var change = FileDiff.CompareUsers(users.Path, users.Temp);
+                var mailboxes = maps.FirstOrDefault(m => m.Name == "vmailbox");
+                var change = mailboxes is null ? new UsersChange(true, false)
+                    : deltas[mailboxes.Name] is { } d ? new UsersChange(d.Put.Count > 0, d.Delete.Count > 0)
+                    : FileDiff.CompareUsers(users.Path, users.Temp);
                 KeepPrevious(users.Path);
-                usersLast = !change.AddsOrChanges && maps.Count > 0;
+                usersLast = !change.AddsOrChanges && change.Removes && maps.Count > 0;
                 if (!usersLast)
                 {
                     Install(users.Temp, users.Path, Mode0640, DovecotOwner);
@@ -239,7 +246,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             step = "postmap";
             if (maps.Count > 0)
             {
-                await Task.WhenAll(maps.Select(m => ApplyMap(m, cancel)));
+                await Task.WhenAll(maps.Select(m => ApplyMap(m, deltas[m.Name], cancel)));
                 Log($"maps: {string.Join(", ", maps.Select(m => m.Name))} ({Lap()} ms)");
                 CrashPoint("maps");
             }
@@ -360,12 +367,16 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             Log($"wrote {c.Path}");
         }
 
+        /// <summary>What changed in a map, when it can be applied in place (else null: rebuild the table whole).</summary>
+        MapDelta? Delta(Changed m) =>
+            postfixInstalled && File.Exists(m.Path + ".lmdb") && File.Exists(m.Path) && !File.Exists(DirtyMark(m.Path))
+                ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit) : null;
+
         /// <summary>One changed map: its table first (in place or rebuilt), then its source.</summary>
-        async Task ApplyMap(Changed m, CancellationToken cancel)
+        async Task ApplyMap(Changed m, MapDelta? delta, CancellationToken cancel)
         {
             var lmdb = m.Path + ".lmdb";
             var dirty = DirtyMark(m.Path);
-            var hadTable = File.Exists(lmdb);
             // Undo: the previous source back, and its table rebuilt from it (or both gone if new).
             KeepPrevious(m.Path, async c =>
             {
@@ -378,7 +389,6 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 Install(m.Temp, m.Path, Mode0644, RootOwner);
                 return;
             }
-            var delta = hadTable && File.Exists(m.Path) && !File.Exists(dirty) ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit) : null;
             if (delta is null)
             {
                 await BuildTable(m.Temp, m.Path, cancel);
