@@ -8,8 +8,10 @@ namespace MailPanel.Tests;
 /// The one-line install (install.sh + mailpanel.service), proven in a fresh Debian 12 root by
 /// Tests/installer/proof.sh: debootstrap (cached), chroot, a network namespace of its own, then
 /// /health, admin login, a mailbox receiving mail over SMTP and read back over IMAP, a re-run that
-/// changes nothing, --uninstall and --purge. Its own collection, run alone after the parallel
-/// ones: apt and dpkg on 2 cores would otherwise slow the other tests past their timeouts.
+/// changes nothing, --uninstall and --purge. Tests/installer/systemd-proof.sh boots the same root
+/// with systemd as PID 1 (systemd-nspawn) for the systemd branch and the hardened unit. Its own
+/// collection, run alone after the parallel ones: apt and dpkg on 2 cores would otherwise slow the
+/// other tests past their timeouts.
 /// </summary>
 [Collection(InstallerCollection.Name)]
 public class InstallerTests(ITestOutputHelper output)
@@ -25,7 +27,7 @@ public class InstallerTests(ITestOutputHelper output)
             output.WriteLine("shellcheck is not installed; .ci/run installs it (apt-get install shellcheck)");
             return;
         }
-        var (code, log) = await Run("shellcheck", [Script("install.sh"), Script("Tests/installer/proof.sh")], TimeSpan.FromMinutes(1));
+        var (code, log) = await Run("shellcheck", [Script("install.sh"), Script("Tests/installer/proof.sh"), Script("Tests/installer/systemd-proof.sh")], TimeSpan.FromMinutes(1));
         Assert.True(code == 0, log);
     }
 
@@ -57,6 +59,18 @@ public class InstallerTests(ITestOutputHelper output)
         output.WriteLine($"proof.sh exit {code} after {clock.Elapsed.TotalSeconds:0} s");
         Assert.True(code == 0, "installer proof failed:\n" + Tail(log, 80));
         Assert.Contains("PROOF PASSED", log, StringComparison.Ordinal);
+    }
+
+    [InstallerProofFact(Needs = "/usr/bin/systemd-nspawn")]
+    public async Task OneLineInstallUnderSystemdRunsTheHardenedUnitAndSurvivesAReboot()
+    {
+        var binary = await NativeBinaryTests.PublishedBinary();
+        var clock = Stopwatch.StartNew();
+        var (code, log) = await Run("bash", [Script("Tests/installer/systemd-proof.sh"), binary, NativeBinaryTests.RepoRoot()], TimeSpan.FromMinutes(10));
+        output.WriteLine(log);
+        output.WriteLine($"systemd-proof.sh exit {code} after {clock.Elapsed.TotalSeconds:0} s");
+        Assert.True(code == 0, "installer proof under systemd failed:\n" + Tail(log, 80));
+        Assert.Contains("PROOF PASSED (systemd as PID 1)", log, StringComparison.Ordinal);
     }
 
     static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
@@ -104,6 +118,20 @@ public sealed class InstallerProofFactAttribute : FactAttribute
         if (!Posix.IsRoot) Skip = "installer proof skipped: needs root (chroot, mounts, network namespace); CI=true runs it";
         else if (!File.Exists("/usr/sbin/debootstrap")) Skip = "installer proof skipped: debootstrap is not installed (apt-get install debootstrap); CI=true runs it";
     }
+
+    /// <summary>A further program the proof needs; without it the proof is skipped, except under CI=true.</summary>
+    public string? Needs
+    {
+        get => needs;
+        init
+        {
+            needs = value;
+            if (Skip is null && value is not null && !File.Exists(value) && Environment.GetEnvironmentVariable("CI") != "true")
+                Skip = $"installer proof skipped: {value} is not installed (.ci/run installs it); CI=true runs it";
+        }
+    }
+
+    readonly string? needs;
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
