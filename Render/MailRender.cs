@@ -26,6 +26,9 @@ internal enum MailFileKind
 /// </summary>
 internal sealed record RenderedFile(string Path, MailFileKind Kind, Action<Stream> Write)
 {
+    /// <summary>The order of the entries' keys (maps, users dict): ordinal unless said otherwise. The apply's diffs walk it.</summary>
+    public IComparer<string> KeyOrder { get; init; } = StringComparer.Ordinal;
+
     /// <summary>The whole content in memory: for the small files and for tests.</summary>
     public byte[] Bytes()
     {
@@ -96,7 +99,6 @@ internal static class MailRender
     public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s)
     {
         var activeDomains = snap.Domains.Where(d => d.Active).OrderBy(d => d.DomainName, StringComparer.Ordinal).ToList();
-        var users = ActiveUsers(snap);
         var ips = OutgoingIps(activeDomains);
         var cert = PickCert(snap.Certs, s.Hostname);
 
@@ -108,7 +110,8 @@ internal static class MailRender
                 Lines("# virtual_mailbox_domains: active hosted domains", () => activeDomains.Select(d => d.DomainName + " OK"))),
             // With an LMTP virtual_transport the value is unused, but it must not be empty.
             new(Path.Combine(s.PostfixDir, "vmailbox"), MailFileKind.PostfixMap,
-                Lines("# virtual_mailbox_maps: active mailboxes of active domains", () => users.Select(u => $"{u.Address} {u.Domain}/{u.Username}/"))),
+                Lines("# virtual_mailbox_maps: active mailboxes of active domains",
+                    () => ActiveUsers(snap).Select(u => $"{u.Address.ToLowerInvariant()} {u.Domain}/{u.Username}/"))) { KeyOrder = AddressOrder.Instance },
             new(Path.Combine(s.PostfixDir, "valias"), MailFileKind.PostfixMap,
                 Lines("# virtual_alias_maps: aliases of active domains", () => snap.Aliases.Where(a => a.DomainActive)
                     .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
@@ -120,7 +123,7 @@ internal static class MailRender
             Text(s.DovecotConf, MailFileKind.DovecotConfig, RenderDovecotConf(snap.Global, s, cert)),
             Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-users.conf.ext")),
             Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-deny.conf.ext")),
-            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => users.SelectMany(UserEntries))),
+            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries))) { KeyOrder = AddressOrder.Instance },
         };
         return files;
     }
@@ -133,7 +136,7 @@ internal static class MailRender
     /// up %Lu), values JSON. passdb holds the stored bcrypt hash; userdb the quota rule when the
     /// effective quota is > 0 (0 = unlimited: no rule); deny/SERVICE/address marks each protocol the
     /// effective enabled_imap / enabled_pop3 / enabled_smtp turns off (smtp = SASL on submission).
-    /// All lines of one mailbox sit together, mailboxes in address order.
+    /// All lines of one mailbox sit together, mailboxes in <see cref="AddressOrder"/>.
     /// </summary>
     public static IEnumerable<string> UserEntries(MailUser u)
     {
@@ -162,13 +165,12 @@ internal static class MailRender
         return sb.Append('"').ToString();
     }
 
-    /// <summary>Mailboxes that may log in and receive mail: active, in an active domain; sorted by address.</summary>
-    public static List<MailUser> ActiveUsers(MailStackSnapshot snap)
-    {
-        var list = snap.Users.Where(u => u.MailboxActive && u.DomainActive).ToList();
-        list.Sort((a, b) => string.CompareOrdinal(a.Address, b.Address));
-        return list;
-    }
+    /// <summary>
+    /// Mailboxes that may log in and receive mail: active, in an active domain; in
+    /// <see cref="AddressOrder"/> (each call enumerates the snapshot's mailboxes afresh).
+    /// </summary>
+    public static IEnumerable<MailUser> ActiveUsers(MailStackSnapshot snap) =>
+        snap.Users.InOrder().Where(u => u.MailboxActive && u.DomainActive);
 
     /// <summary>A master.cf service name for an outgoing IP: smtp-203-0-113-10, smtp-2001-db8--1.</summary>
     public static string TransportName(string ip) => "smtp-" + ip.Replace('.', '-').Replace(':', '-');

@@ -410,12 +410,12 @@ internal static class ConfigStore
             o.require_tls_client
         """;
 
-    const string EffectiveMailboxesFrom = "\nFROM mailboxes m LEFT JOIN mailbox_overrides o ON o.mailbox_id = m.id";
+    const string EffectiveMailboxesSql = EffectiveMailboxesColumns + "\nFROM mailboxes m LEFT JOIN mailbox_overrides o ON o.mailbox_id = m.id";
 
-    const string EffectiveMailboxesSql = EffectiveMailboxesColumns + EffectiveMailboxesFrom;
-
-    /// <summary>The same rows plus the stored password hash (column 19): the mail stack reads both in one scan.</summary>
-    const string EffectiveMailboxesWithHashSql = EffectiveMailboxesColumns + ", m.password_hash" + EffectiveMailboxesFrom + " ORDER BY m.id";
+    /// <summary>The same rows plus the stored password hash (column 19), by domain name then username (CROSS JOIN keeps domains the outer loop).</summary>
+    const string EffectiveMailboxesByAddressSql = EffectiveMailboxesColumns + ", m.password_hash"
+        + "\nFROM domains dn CROSS JOIN mailboxes m ON m.domain_id = dn.id LEFT JOIN mailbox_overrides o ON o.mailbox_id = m.id"
+        + " ORDER BY dn.name, m.username";
 
     const string EffectiveDomainByIdSql = EffectiveDomainsSql + " WHERE d.id = $id";
     const string EffectiveDomainsAllSql = EffectiveDomainsSql + " ORDER BY d.id";
@@ -494,29 +494,37 @@ internal static class ConfigStore
     /// <summary>The same, inside a caller's snapshot.</summary>
     public static EffectiveSnapshot ResolveAll(Snapshot snapshot)
     {
-        var (domains, mailboxes) = ResolveEach(snapshot, (m, _) => m, withHash: false);
-        return new EffectiveSnapshot(snapshot.Global, domains, mailboxes);
-    }
-
-    /// <summary>
-    /// Every domain resolved, and every mailbox resolved and handed to <paramref name="project"/> as it
-    /// is read (with its stored password hash when <paramref name="withHash"/>), so a caller that needs
-    /// a few fields of 100,000 mailboxes keeps only those (the mail-stack store does).
-    /// </summary>
-    public static (List<DomainEffective> Domains, List<T> Mailboxes) ResolveEach<T>(Snapshot snapshot, Func<MailboxEffective, string?, T> project, bool withHash)
-    {
-        var domains = snapshot.Command(EffectiveDomainsAllSql).ReadAll(MapDomainRow).ConvertAll(snapshot.Resolve);
+        var domains = ResolveDomains(snapshot);
         var byId = domains.ToDictionary(d => d.DomainId);
-        var mailboxes = new List<T>();
-        using (var reader = snapshot.Command(withHash ? EffectiveMailboxesWithHashSql : EffectiveMailboxesAllSql).ExecuteReader())
+        var mailboxes = new List<MailboxEffective>();
+        using (var reader = snapshot.Command(EffectiveMailboxesAllSql).ExecuteReader())
         {
             while (reader.Read())
             {
                 var (mailbox, overrides) = MapMailboxRow(reader);
-                var effective = Effective.Mailbox(mailbox, overrides, snapshot.MailboxDefaults, byId[mailbox.DomainId]);
-                mailboxes.Add(project(effective, withHash ? reader.GetString(19) : null));
+                mailboxes.Add(Effective.Mailbox(mailbox, overrides, snapshot.MailboxDefaults, byId[mailbox.DomainId]));
             }
         }
-        return (domains, mailboxes);
+        return new EffectiveSnapshot(snapshot.Global, domains, mailboxes);
+    }
+
+    /// <summary>Every domain resolved, by id.</summary>
+    public static List<DomainEffective> ResolveDomains(Snapshot snapshot) =>
+        snapshot.Command(EffectiveDomainsAllSql).ReadAll(MapDomainRow).ConvertAll(snapshot.Resolve);
+
+    /// <summary>
+    /// Every mailbox resolved with its stored password hash, ordered by domain name then username,
+    /// streamed from the reader one row at a time: the mail stack renders 100,000 mailboxes without
+    /// holding them. The order comes from the two unique indexes (domains.name, then
+    /// mailboxes(domain_id, username)), so SQLite does not sort either.
+    /// </summary>
+    public static IEnumerable<T> StreamMailboxesByAddress<T>(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains, Func<MailboxEffective, string, T> project)
+    {
+        using var reader = snapshot.Command(EffectiveMailboxesByAddressSql).ExecuteReader();
+        while (reader.Read())
+        {
+            var (mailbox, overrides) = MapMailboxRow(reader);
+            yield return project(Effective.Mailbox(mailbox, overrides, snapshot.MailboxDefaults, domains[mailbox.DomainId]), reader.GetString(19));
+        }
     }
 }

@@ -56,8 +56,9 @@ internal static class FileDiff
     /// <paramref name="newPath"/>; null when a full rebuild is the better (or only safe) way: more than
     /// <paramref name="limit"/> changes, or a file that is not sorted by key (not rendered by us).
     /// </summary>
-    public static MapDelta? DiffMap(string oldPath, string newPath, int limit)
+    public static MapDelta? DiffMap(string oldPath, string newPath, int limit, IComparer<string>? order = null)
     {
+        order ??= StringComparer.Ordinal;
         var delta = new MapDelta([], []);
         using var olds = MapEntries(oldPath).GetEnumerator();
         using var news = MapEntries(newPath).GetEnumerator();
@@ -66,16 +67,16 @@ internal static class FileDiff
         string? lastOld = null, lastNew = null;
         while (hasOld || hasNew)
         {
-            if (hasOld && lastOld is not null && string.CompareOrdinal(olds.Current.Key, lastOld) <= 0) return null;
-            if (hasNew && lastNew is not null && string.CompareOrdinal(news.Current.Key, lastNew) <= 0) return null;
-            var order = !hasOld ? 1 : !hasNew ? -1 : string.CompareOrdinal(olds.Current.Key, news.Current.Key);
-            if (order < 0)
+            if (hasOld && lastOld is not null && order.Compare(olds.Current.Key, lastOld) <= 0) return null;
+            if (hasNew && lastNew is not null && order.Compare(news.Current.Key, lastNew) <= 0) return null;
+            var cmp = !hasOld ? 1 : !hasNew ? -1 : order.Compare(olds.Current.Key, news.Current.Key);
+            if (cmp < 0)
             {
                 delta.Delete.Add(olds.Current.Key);
                 lastOld = olds.Current.Key;
                 hasOld = olds.MoveNext();
             }
-            else if (order > 0)
+            else if (cmp > 0)
             {
                 delta.Put.Add(news.Current.Line);
                 lastNew = news.Current.Key;
@@ -120,8 +121,8 @@ internal static class FileDiff
     }
 
     /// <summary>
-    /// Whether the new users dict adds or changes mailboxes and whether it removes any. A file out of
-    /// order (not rendered by us) counts as all-new.
+    /// Whether the new users dict adds or changes mailboxes and whether it removes any; mailboxes are
+    /// in <see cref="AddressOrder"/>. A file out of order (not rendered by us) counts as all-new.
     /// </summary>
     public static UsersChange CompareUsers(string oldPath, string newPath)
     {
@@ -134,10 +135,10 @@ internal static class FileDiff
         string? lastOld = null, lastNew = null;
         while (hasOld || hasNew)
         {
-            if ((hasOld && lastOld is not null && string.CompareOrdinal(olds.Current.Address, lastOld) <= 0)
-                || (hasNew && lastNew is not null && string.CompareOrdinal(news.Current.Address, lastNew) <= 0))
+            if ((hasOld && lastOld is not null && AddressOrder.Instance.Compare(olds.Current.Address, lastOld) <= 0)
+                || (hasNew && lastNew is not null && AddressOrder.Instance.Compare(news.Current.Address, lastNew) <= 0))
                 return new UsersChange(true, false);
-            var order = !hasOld ? 1 : !hasNew ? -1 : string.CompareOrdinal(olds.Current.Address, news.Current.Address);
+            var order = !hasOld ? 1 : !hasNew ? -1 : AddressOrder.Instance.Compare(olds.Current.Address, news.Current.Address);
             if (order < 0)
             {
                 removes = true;

@@ -152,32 +152,35 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         async Task Apply(CancellationToken cancel)
         {
             step = "snapshot";
-            var snap = MailStackStore.Load(stack.store);
-            Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
-
-            step = "directories";
-            s = stack.Settings();
-            EnsureDirectories();
-            SweepLeftovers();
-
-            // Render each file into a temp file beside its live path and compare the two; only the
-            // files that differ go on. A map with a dirty mark (an in-place update that a crash may
-            // have cut short) or without its .lmdb counts as changed whatever its source says.
-            step = "render";
-            var files = MailRender.All(snap, s);
-            var stale = new bool[files.Count];
-            foreach (var f in files) leftovers.Add(AtomicFile.TempName(f.Path));
-            // The big files (users dict, mailbox and alias maps) render on all cores at once.
-            Parallel.For(0, files.Count, new ParallelOptions { CancellationToken = cancel }, i =>
+            var (snap, read) = MailStackStore.Open(stack.store);
+            List<Changed> changed;
+            int fileCount;
+            using (read)
             {
-                var f = files[i];
-                stale[i] = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
-                    || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
-            });
-            var changed = new List<Changed>();
-            for (var i = 0; i < files.Count; i++)
-                if (stale[i]) changed.Add(new Changed(files[i], EnsureTemp(files[i])));
-            Log($"rendered and compared {files.Count} files ({Lap()} ms)");
+                Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms)");
+
+                step = "directories";
+                s = stack.Settings();
+                EnsureDirectories();
+                SweepLeftovers();
+
+                // Render each file against its live path: only the files that differ get a temp copy
+                // and go on. A map with a dirty mark (an in-place update that a crash may have cut
+                // short) or without its .lmdb counts as changed whatever its source says. One file
+                // after the other: the mailboxes stream from the one read transaction.
+                step = "render";
+                var files = MailRender.All(snap, s);
+                fileCount = files.Count;
+                changed = [];
+                foreach (var f in files)
+                {
+                    leftovers.Add(AtomicFile.TempName(f.Path));
+                    var stale = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
+                        || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
+                    if (stale) changed.Add(new Changed(f, EnsureTemp(f)));
+                }
+            }
+            Log($"rendered and compared {fileCount} files ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
             CrashPoint("rendered");
             if (changed.Count == 0)
             {
@@ -370,7 +373,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         /// <summary>What changed in a map, when it can be applied in place (else null: rebuild the table whole).</summary>
         MapDelta? Delta(Changed m) =>
             postfixInstalled && File.Exists(m.Path + ".lmdb") && File.Exists(m.Path) && !File.Exists(DirtyMark(m.Path))
-                ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit) : null;
+                ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit, m.File.KeyOrder) : null;
 
         /// <summary>One changed map: its table first (in place or rebuilt), then its source.</summary>
         async Task ApplyMap(Changed m, MapDelta? delta, CancellationToken cancel)

@@ -35,6 +35,18 @@ public sealed class FileDiffTests : IDisposable
     }
 
     [Fact]
+    public void DiffMapWalksTheFilesInTheirKeyOrder()
+    {
+        // Mailbox maps are in AddressOrder (domain, then local part), not ordinal order.
+        var old = Write("old", "z@a.test a\nb@b.test b\n");
+        var now = Write("new", "z@a.test a\na@b.test a2\nb@b.test b\n");
+        Assert.Null(FileDiff.DiffMap(old, now, 10)); // ordinally "z@a" > "b@b": out of order
+        var delta = FileDiff.DiffMap(old, now, 10, AddressOrder.Instance)!;
+        Assert.Equal(["a@b.test a2"], delta.Put);
+        Assert.Empty(delta.Delete);
+    }
+
+    [Fact]
     public void DiffMapAsksForARebuildWhenTooLargeOrUnsorted()
     {
         var old = Write("old", "a OK\n");
