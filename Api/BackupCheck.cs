@@ -46,7 +46,8 @@ internal static class BackupCheck
             if (m is null) return $"{at}: must be an object";
             if (Id(m.Id) is { } e) return $"{at}.id: {e}";
             if (!domains.TryGetValue(m.DomainId, out var domain)) return $"{at}.domain_id: no domain with id {m.DomainId} in the backup";
-            if (!Validate.IsLocalPart(m.Username)) return $"{at}.username: '{m.Username}' is not a valid local part";
+            // Lower-case like POST /mailboxes stores it: Dovecot and Postfix look addresses up folded.
+            if (!Validate.IsLocalPart(m.Username) || m.Username != m.Username.ToLowerInvariant()) return $"{at}.username: '{m.Username}' is not a valid lower-case local part";
             if (!Passwords.IsStoredHash(m.PasswordHash)) return $"{at}.password_hash: must be a {Passwords.Scheme} bcrypt hash";
             if (Validate.Range("quota", m.Quota, 0, Validate.MaxBytes) is { } q) return $"{at}.quota: {q}";
             if (!Clock.IsRfc3339(m.CreatedAt)) return $"{at}.created_at: must be an RFC 3339 UTC timestamp";

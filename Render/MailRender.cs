@@ -29,6 +29,9 @@ internal sealed record RenderedFile(string Path, MailFileKind Kind, Action<Strea
     /// <summary>The order of the entries' keys (maps, users dict): ordinal unless said otherwise. The apply's diffs walk it.</summary>
     public IComparer<string> KeyOrder { get; init; } = StringComparer.Ordinal;
 
+    /// <summary>Its writer reads the snapshot's mailboxes from the store: such files render one at a time (one read transaction).</summary>
+    public bool ReadsStore { get; init; }
+
     /// <summary>The whole content in memory: for the small files and for tests.</summary>
     public byte[] Bytes()
     {
@@ -111,7 +114,7 @@ internal static class MailRender
             // With an LMTP virtual_transport the value is unused, but it must not be empty.
             new(Path.Combine(s.PostfixDir, "vmailbox"), MailFileKind.PostfixMap,
                 Lines("# virtual_mailbox_maps: active mailboxes of active domains",
-                    () => ActiveUsers(snap).Select(u => $"{u.Address.ToLowerInvariant()} {u.Domain}/{u.Username}/"))) { KeyOrder = AddressOrder.Instance },
+                    () => ActiveUsers(snap).Select(u => $"{u.Address.ToLowerInvariant()} {u.Domain}/{u.Username}/"))) { KeyOrder = AddressOrder.Instance, ReadsStore = true },
             new(Path.Combine(s.PostfixDir, "valias"), MailFileKind.PostfixMap,
                 Lines("# virtual_alias_maps: aliases of active domains", () => snap.Aliases.Where(a => a.DomainActive)
                     .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
@@ -123,7 +126,7 @@ internal static class MailRender
             Text(s.DovecotConf, MailFileKind.DovecotConfig, RenderDovecotConf(snap.Global, s, cert)),
             Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-users.conf.ext")),
             Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-deny.conf.ext")),
-            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries))) { KeyOrder = AddressOrder.Instance },
+            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries))) { KeyOrder = AddressOrder.Instance, ReadsStore = true },
         };
         return files;
     }

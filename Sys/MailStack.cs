@@ -166,19 +166,30 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
                 // Render each file against its live path: only the files that differ get a temp copy
                 // and go on. A map with a dirty mark (an in-place update that a crash may have cut
-                // short) or without its .lmdb counts as changed whatever its source says. One file
-                // after the other: the mailboxes stream from the one read transaction.
+                // short) or without its .lmdb counts as changed whatever its source says. The files
+                // that stream mailboxes from the one read transaction render one after the other,
+                // beside the rest.
                 step = "render";
                 var files = MailRender.All(snap, s);
                 fileCount = files.Count;
-                changed = [];
-                foreach (var f in files)
+                var stale = new bool[files.Count];
+                foreach (var f in files) leftovers.Add(AtomicFile.TempName(f.Path));
+                void RenderAll(IEnumerable<int> indexes)
                 {
-                    leftovers.Add(AtomicFile.TempName(f.Path));
-                    var stale = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
-                        || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
-                    if (stale) changed.Add(new Changed(f, EnsureTemp(f)));
+                    foreach (var i in indexes)
+                    {
+                        var f = files[i];
+                        stale[i] = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
+                            || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
+                    }
                 }
+                var all = Enumerable.Range(0, files.Count).ToList();
+                await Task.WhenAll(
+                    Task.Run(() => RenderAll(all.Where(i => files[i].ReadsStore)), cancel),
+                    Task.Run(() => RenderAll(all.Where(i => !files[i].ReadsStore)), cancel));
+                changed = [];
+                for (var i = 0; i < files.Count; i++)
+                    if (stale[i]) changed.Add(new Changed(files[i], EnsureTemp(files[i])));
             }
             Log($"rendered and compared {fileCount} files ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
             CrashPoint("rendered");

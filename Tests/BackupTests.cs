@@ -128,6 +128,7 @@ public class BackupTests
         { "duplicate domain id", "domains[1].id" },
         { "duplicate mailbox", "mailboxes[2].username" },
         { "bad username", "mailboxes[0].username" },
+        { "upper-case username", "mailboxes[0].username" },
         { "negative quota", "mailboxes[0].quota" },
         { "alias in another domain", "aliases[0].source" },
         { "bad alias destination", "aliases[1].destination" },
@@ -154,6 +155,7 @@ public class BackupTests
             case "duplicate domain id": d["domains"]![1]!["id"] = d["domains"]![0]!["id"]!.GetValue<long>(); break;
             case "duplicate mailbox": d["mailboxes"]![2]!["username"] = "user0"; break;
             case "bad username": d["mailboxes"]![0]!["username"] = "../etc"; break;
+            case "upper-case username": d["mailboxes"]![0]!["username"] = "Alice"; break;
             case "negative quota": d["mailboxes"]![0]!["quota"] = -1; break;
             case "alias in another domain": d["aliases"]![0]!["source"] = "info@example.org"; break;
             case "bad alias destination": d["aliases"]![1]!["destination"] = "not an address"; break;
