@@ -6,6 +6,7 @@
 # Usage: bench/core.sh [path/to/mailpanel]   (default: publishes to OUT/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 bin=${1:-OUT/mailpanel}
@@ -15,38 +16,20 @@ chmod 0755 "$work" # Postfix and Dovecot run parts of themselves as their own us
 port=18931
 key=bench-key-$RANDOM$RANDOM
 hash=$(printf 'bench-pass' | "$bin" hash-password)
-cat > "$work/config.env" <<CFG
-LISTEN=127.0.0.1:$port
-API_KEY=$key
-ADMIN_PASSWORD_HASH=$hash
-JWT_SECRET=bench-secret-0123456789abcdef0123456789
-DATA_DIR=$work/data
-VMAIL_DIR=$work/vmail
-SYSROOT=$work/root
-RATE_LIMIT_API_PER_MIN=100000000
-MAIL_HOSTNAME=mail.bench.test
-SMTP_LISTEN=127.0.0.1:18825
-SUBMISSION_LISTEN=127.0.0.1:18887
-IMAP_LISTEN=127.0.0.1:18843
-POP3_LISTEN=127.0.0.1:18810
-CFG
+bench_config "$work/config.env" "$work" "$work/root" "$port" 18825 18887 18843 18810 "$key" "$hash"
 url=http://127.0.0.1:$port
 sysroot=$work/root
 
 # A running mail stack for this sandbox, so /health can answer 200: the daemon renders the
 # config (first reconcile), then Dovecot and Postfix start on the bench's own loopback ports.
 stack_up=0
-stop_stack() { # whatever was started, even if the other daemon failed
-  postfix -c "$sysroot/etc/postfix" stop >/dev/null 2>&1 || true
-  if [ -f "$sysroot/run/dovecot/master.pid" ]; then kill "$(cat "$sysroot/run/dovecot/master.pid")" 2>/dev/null || true; fi
-}
-trap 'stop_stack; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'stack_stop "$sysroot"; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin" --config "$work/config.env" >/dev/null 2>&1 &
 pid=$!
 until curl -s -o /dev/null "$url/health"; do sleep 0.05; done
 if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null && command -v dovecot >/dev/null \
    && curl -sf -X POST -H "X-API-Key: $key" "$url/api/v1/system/reconcile" >/dev/null; then
-  if dovecot -c "$sysroot/etc/dovecot/dovecot.conf" && postfix -c "$sysroot/etc/postfix" start >/dev/null 2>&1; then stack_up=1; fi
+  if stack_start "$sysroot"; then stack_up=1; fi
   sleep 1
 fi
 echo "mail stack for the sandbox: $([ "$stack_up" = 1 ] && echo running || echo 'not running (needs root, postfix, dovecot)')"

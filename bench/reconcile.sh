@@ -7,6 +7,7 @@
 # Usage: bench/reconcile.sh [path/to/mailpanel] [creates]   (default binary: OUT/mailpanel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin=${1:-OUT/mailpanel}
 creates=${2:-40}
 if [ ! -x "$bin" ]; then dotnet publish mailpanel.csproj -c Release -o OUT >/dev/null; bin=OUT/mailpanel; fi
@@ -14,30 +15,15 @@ work=$(mktemp -d /tmp/mailpanel-rbench.XXXXXX); chmod 0755 "$work" # vmail (Dove
 root=/tmp/mprb.$$ # short: unix socket paths live under SYSROOT
 pid=
 cleanup() {
-  postfix -c "$root/etc/postfix" stop >/dev/null 2>&1 || true
-  [ -f "$root/run/dovecot/master.pid" ] && kill "$(cat "$root/run/dovecot/master.pid")" 2>/dev/null || true
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  stack_stop "$root"
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   sleep 1; rm -rf "$work" "$root"
 }
 trap cleanup EXIT
 port=18941; smtp=18925; sub=18987; imap=18943; pop3=18910
 key=bench-key-$RANDOM$RANDOM
 hash=$(printf 'bench-pass' | "$bin" hash-password)
-cat > "$work/config.env" <<CFG
-LISTEN=127.0.0.1:$port
-API_KEY=$key
-ADMIN_PASSWORD_HASH=$hash
-JWT_SECRET=bench-secret-0123456789abcdef0123456789
-DATA_DIR=$work/data
-VMAIL_DIR=$work/vmail
-SYSROOT=$root
-RATE_LIMIT_API_PER_MIN=100000000
-MAIL_HOSTNAME=mail.bench.test
-SMTP_LISTEN=127.0.0.1:$smtp
-SUBMISSION_LISTEN=127.0.0.1:$sub
-IMAP_LISTEN=127.0.0.1:$imap
-POP3_LISTEN=127.0.0.1:$pop3
-CFG
+bench_config "$work/config.env" "$work" "$root" "$port" "$smtp" "$sub" "$imap" "$pop3" "$key" "$hash"
 url=http://127.0.0.1:$port
 start() { "$bin" --config "$work/config.env" >"$work/daemon.log" 2>&1 & pid=$!; until curl -s -o /dev/null "$url/health"; do sleep 0.05; done; }
 reconcile() { curl -s -X POST -H "X-API-Key: $key" "$url/api/v1/system/reconcile"; }
@@ -94,11 +80,10 @@ req = urllib.request.Request(url + "/api/v1/config/global", data=json.dumps(g).e
 urllib.request.urlopen(req).read()
 PY
 reconcile >/dev/null
-dovecot -c "$root/etc/dovecot/dovecot.conf"
-postfix -c "$root/etc/postfix" start >/dev/null 2>&1
+stack_start "$root"
 until (exec 3<>"/dev/tcp/127.0.0.1/$smtp") 2>/dev/null; do sleep 0.1; done
 latency small 1 small.example
-postfix -c "$root/etc/postfix" stop >/dev/null 2>&1; kill "$(cat "$root/run/dovecot/master.pid")"; sleep 2
+stack_stop "$root"; sleep 2
 
 # Seed through restore (one transaction), as bench/core.sh does.
 python3 - "$url" "$key" "$work/big.json" "$hash" <<'PY'
@@ -126,7 +111,6 @@ t0=$(date +%s%N); reconcile >/dev/null; t1=$(date +%s%N)
 echo "reconcile with nothing changed (same data): $(( (t1 - t0) / 1000000 )) ms"
 
 
-dovecot -c "$root/etc/dovecot/dovecot.conf"
-postfix -c "$root/etc/postfix" start >/dev/null 2>&1
+stack_start "$root"
 until (exec 3<>"/dev/tcp/127.0.0.1/$smtp") 2>/dev/null; do sleep 0.1; done
 latency big 2 big00001.example
