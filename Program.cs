@@ -40,6 +40,7 @@ internal static class Program
         builder.Services.AddSingleton(sp => new Jwt(System.Text.Encoding.UTF8.GetBytes(config.JwtSecret), sp.GetRequiredService<TimeProvider>()));
         var maildirs = new Maildirs(config.VmailDir);
         maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
+        maildirs.RemoveLeftovers(); // trees of deleted mailboxes/domains a crash left detached
         builder.Services.AddSingleton(maildirs);
         var paths = new MailPaths(config);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT

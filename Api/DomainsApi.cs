@@ -96,21 +96,25 @@ internal static class DomainsApi
     {
         if (!Ids.TryParse(id, out var domainId)) return Errors.InvalidId();
         Domain? domain;
+        string? detached;
         using (var write = await db.BeginWrite())
         {
             domain = DomainStore.Get(write, domainId);
             if (domain is null) return Errors.NotFound("domain not found");
             DomainStore.Delete(write, domainId); // mailboxes, aliases and overrides go by ON DELETE CASCADE
-            write.Commit();
+            // Moved aside inside the lock, removed after it (see MailboxesApi.Delete).
+            detached = MailboxesApi.DetachQuietly(() => maildirs.DetachDomain(domain.Name), "domain " + domain.Name, log);
+            try
+            {
+                write.Commit();
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException)
+            {
+                Maildirs.Reattach(detached, maildirs.DomainDir(domain.Name));
+                throw;
+            }
         }
-        try
-        {
-            maildirs.RemoveDomain(domain.Name);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            log.LogWarning("domain {Name} deleted but its maildir tree could not be removed: {Error}", domain.Name, e.Message);
-        }
+        MailboxesApi.RemoveDetachedQuietly(detached, "domain " + domain.Name, log);
         reconciler.Request("domain deleted");
         return Ack.Ok("domain deleted");
     }

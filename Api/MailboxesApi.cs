@@ -122,17 +122,55 @@ internal static class MailboxesApi
         if (!Ids.TryParse(id, out var mailboxId)) return Errors.InvalidId();
         Mailbox? mailbox;
         Domain? domain;
+        string? detached;
         using (var write = await db.BeginWrite())
         {
             mailbox = MailboxStore.Get(write, mailboxId);
             if (mailbox is null) return Errors.NotFound("mailbox not found");
             domain = DomainStore.Get(write, mailbox.DomainId)!; // domain_id is a NOT NULL foreign key
             MailboxStore.Delete(write, mailboxId); // its overrides go by ON DELETE CASCADE
-            write.Commit();
+            // The tree moves aside inside the lock: a re-create of the same address after the commit
+            // gets a fresh tree that the removal below cannot reach.
+            detached = DetachQuietly(() => maildirs.DetachMailbox(domain.Name, mailbox.Username), $"{mailbox.Username}@{domain.Name}", log);
+            try
+            {
+                write.Commit();
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException)
+            {
+                Maildirs.Reattach(detached, maildirs.MailboxDir(domain.Name, mailbox.Username));
+                throw;
+            }
         }
-        RemoveQuietly(maildirs, domain.Name, mailbox.Username, log);
+        RemoveDetachedQuietly(detached, $"{mailbox.Username}@{domain.Name}", log);
         reconciler.Request("mailbox deleted");
         return Ack.Ok("mailbox deleted");
+    }
+
+    /// <summary>The row goes either way; a tree that cannot be moved or removed is the operator's to clean up, so it is logged.</summary>
+    internal static string? DetachQuietly(Func<string?> detach, string what, ILogger log)
+    {
+        try
+        {
+            return detach();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("maildir of {What} could not be moved aside for removal: {Error}", what, e.Message);
+            return null;
+        }
+    }
+
+    internal static void RemoveDetachedQuietly(string? detached, string what, ILogger log)
+    {
+        try
+        {
+            Maildirs.RemoveDetached(detached);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("maildir of {What} could not be removed ({Path}): {Error}", what, detached, e.Message);
+        }
     }
 
     /// <summary>The row is gone either way; a tree that cannot be removed is the operator's to clean up, so it is logged.</summary>

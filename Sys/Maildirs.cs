@@ -17,7 +17,6 @@ internal sealed class Maildirs(string vmailDir)
 
     public string MailboxDir(string domain, string username) => Path.Combine(vmailDir, domain, username);
 
-    /// <summary>Creates VMAIL_DIR if missing (at start-up: /health reports a missing root as an error).</summary>
     /// <summary>
     /// Creates VMAIL_DIR if missing (at start-up: /health reports a missing root as an error) and
     /// gives it to vmail: Dovecot (as vmail) creates the home and Maildir of a mailbox on first use.
@@ -58,13 +57,48 @@ internal sealed class Maildirs(string vmailDir)
 
     public bool MailboxExists(string domain, string username) => Directory.Exists(MailboxDir(domain, username));
 
-    public void RemoveMailbox(string domain, string username) => RemoveTree(MailboxDir(domain, username));
+    const string DetachedPrefix = ".deleted-";
 
-    public void RemoveDomain(string domain) => RemoveTree(DomainDir(domain));
+    /// <summary>
+    /// Moves a mailbox tree out of the way (one rename, inside the caller's write lock) and returns
+    /// where it went, or null when there was none. Deleting it later, outside the lock, can then never
+    /// touch a tree that a re-create of the same name made in between.
+    /// </summary>
+    public string? DetachMailbox(string domain, string username) => Detach(MailboxDir(domain, username));
 
-    static void RemoveTree(string path)
+    public string? DetachDomain(string domain) => Detach(DomainDir(domain));
+
+    string? Detach(string path)
     {
+        if (!Directory.Exists(path)) return null;
+        var detached = Path.Combine(vmailDir, DetachedPrefix + Guid.NewGuid().ToString("N"));
+        Directory.Move(path, detached);
+        return detached;
+    }
+
+    /// <summary>Puts a detached tree back (the delete that detached it did not commit).</summary>
+    public static void Reattach(string? detached, string path)
+    {
+        if (detached is not null && Directory.Exists(detached) && !Directory.Exists(path)) Directory.Move(detached, path);
+    }
+
+    public static void RemoveDetached(string? detached)
+    {
+        if (detached is not null && Directory.Exists(detached)) Directory.Delete(detached, recursive: true);
+    }
+
+    /// <summary>Removes a mailbox tree at once (a create that failed removes the tree it made).</summary>
+    public void RemoveMailbox(string domain, string username)
+    {
+        var path = MailboxDir(domain, username);
         if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+    }
+
+    /// <summary>Trees detached by a delete that a crash cut short before it removed them (at start-up).</summary>
+    public void RemoveLeftovers()
+    {
+        if (!Directory.Exists(vmailDir)) return;
+        foreach (var dir in Directory.EnumerateDirectories(vmailDir, DetachedPrefix + "*")) Directory.Delete(dir, recursive: true);
     }
 
     static void MakeMaildir(string dir)

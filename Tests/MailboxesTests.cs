@@ -269,6 +269,19 @@ public class MailboxesTests
         (await s.Get($"/api/v1/mailboxes/{id}")).AssertError(HttpStatusCode.NotFound, "NOT_FOUND");
         (await s.Delete($"/api/v1/mailboxes/{id}")).AssertError(HttpStatusCode.NotFound, "NOT_FOUND");
         Assert.Equal(keep, (await s.Get("/api/v1/mailboxes")).Json["data"]![0]!["id"]!.GetValue<long>());
+        Assert.Empty(Directory.GetDirectories(s.Config.VmailDir, ".deleted-*")); // moved aside, then removed
+    }
+
+    [Fact]
+    public async Task TreesLeftDetachedByACrashAreRemovedByTheStartUpSweep()
+    {
+        // Program.cs runs RemoveLeftovers at start-up, after EnsureRoot.
+        await using var first = await TestServer.Start();
+        var vmail = first.Config.VmailDir;
+        var left = Path.Combine(vmail, ".deleted-0123456789abcdef");
+        Directory.CreateDirectory(Path.Combine(left, "Maildir", "new"));
+        new Maildirs(vmail).RemoveLeftovers();
+        Assert.False(Directory.Exists(left));
     }
 
     [Theory]
