@@ -49,6 +49,13 @@ internal static class BackupApi
             return Errors.Internal("restore failed: schema version mismatch",
                 $"the backup has schema_version {doc.SchemaVersion}; this build restores version {Schema.Version} only. Nothing was changed.");
         if (BackupCheck.Check(doc) is { } error) return Errors.Validation("invalid backup document", error);
+        // Stored in the canonical spelling the config PUTs store (a backup taken here already is).
+        doc = doc with
+        {
+            GlobalConfig = ConfigRules.Normalize(doc.GlobalConfig),
+            MailboxDefaults = doc.MailboxDefaults with { ForwardTo = ConfigRules.NormalizeForward(doc.MailboxDefaults.ForwardTo)! },
+            MailboxOverrides = doc.MailboxOverrides.ConvertAll(o => o with { ForwardTo = ConfigRules.NormalizeForward(o.ForwardTo) }),
+        };
 
         await BackupStore.Import(db, doc, context.RequestAborted);
         reconciler.Request("backup restored");

@@ -244,6 +244,22 @@ public class BackupTests
     }
 
     [Fact]
+    public async Task RestoreStoresTierValuesInTheSpellingThePutRoutesStore()
+    {
+        await using var s = await TestServer.Start();
+        await Populate(s);
+        var doc = (await Backup(s)).DeepClone().AsObject();
+        doc["global_config"]!["relay_networks"] = "  127.0.0.0/8    10.0.0.0/8 ";
+        doc["global_config"]!["dnsbl_zones"] = "ZEN.Spamhaus.org   bl.spamcop.net";
+        doc["mailbox_defaults"]!["forward_to"] = " a@example.com ,b@example.com";
+        (await s.Post("/api/v1/backup/restore", doc.ToJsonString())).AssertStatus(HttpStatusCode.OK);
+        var global = (await s.Get("/api/v1/config/global")).Json;
+        Assert.Equal("127.0.0.0/8 10.0.0.0/8", global["relay_networks"]!.GetValue<string>());
+        Assert.Equal("zen.spamhaus.org bl.spamcop.net", global["dnsbl_zones"]!.GetValue<string>());
+        Assert.Equal("a@example.com, b@example.com", (await s.Get("/api/v1/config/mailbox-defaults")).Json["forward_to"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task EmptyBodyIsRejected()
     {
         await using var s = await TestServer.Start();
