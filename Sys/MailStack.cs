@@ -317,9 +317,19 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         static string HiddenName(string path, string suffix) =>
             Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{suffix}");
 
+        /// <summary>Files earlier builds rendered and this one does not: the passwd-file and deny lists of the first build (stale hashes must not linger).</summary>
+        static readonly string[] Obsolete = ["users", "deny.imap", "deny.pop3", "deny.smtp"];
+
         /// <summary>Temp files and previous versions left by an apply that was killed: never live data.</summary>
         void SweepLeftovers()
         {
+            foreach (var name in Obsolete)
+            {
+                var path = Path.Combine(s.DovecotDir, name);
+                if (!File.Exists(path)) continue;
+                AtomicFile.Delete(path);
+                Log($"removed {name} (rendered by an earlier build, replaced by {MailRender.UsersDict})");
+            }
             foreach (var dir in new[] { s.PostfixDir, s.DovecotDir })
                 foreach (var file in Directory.EnumerateFiles(dir, ".*"))
                 {
