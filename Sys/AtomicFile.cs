@@ -2,8 +2,8 @@ namespace MailPanel;
 
 /// <summary>
 /// Replaces a file so that a reader (or a crash, kill -9 included) sees either the old bytes or the
-/// new ones, never a mix: temp file in the same directory, fsync, owner/mode, rename over, fsync
-/// of the directory.
+/// new ones, never a mix: temp file in the same directory (written by the caller, e.g. through
+/// CompareWriteStream), owner/mode, fsync, rename over, fsync of the directory.
 /// </summary>
 internal static class AtomicFile
 {
@@ -12,39 +12,16 @@ internal static class AtomicFile
         Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.tmp.{Environment.ProcessId}");
 
     /// <summary>
-    /// Writes <paramref name="bytes"/> to <paramref name="path"/> atomically. <paramref name="owner"/> is
-    /// applied only as root; <paramref name="mtime"/> (whole seconds) is set before the rename, so the
-    /// file never shows up with the wrong time.
+    /// Puts a finished temp file (same directory) in place of <paramref name="path"/>: mode, owner
+    /// (applied only as root), fsync, rename over, fsync of the directory.
     /// </summary>
-    public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode, (uint Uid, uint Gid)? owner = null, DateTimeOffset? mtime = null)
+    public static void Install(string temp, string path, UnixFileMode mode, (uint Uid, uint Gid)? owner = null)
     {
-        var dir = Path.GetDirectoryName(path)!;
-        var temp = TempName(path);
-        try
-        {
-            using (var stream = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = mode,
-            }))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.SetUnixFileMode(temp, mode); // UnixCreateMode is filtered by the umask
-            if (owner is { } o && Posix.IsRoot) Posix.Chown(temp, o.Uid, o.Gid);
-            if (mtime is { } t) File.SetLastWriteTimeUtc(temp, t.UtcDateTime);
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); }
-            catch (IOException) { }
-            throw;
-        }
-        Posix.FsyncDirectory(dir);
+        File.SetUnixFileMode(temp, mode); // a created file's mode is filtered by the umask
+        if (owner is { } o && Posix.IsRoot) Posix.Chown(temp, o.Uid, o.Gid);
+        using (var stream = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) stream.Flush(flushToDisk: true);
+        File.Move(temp, path, overwrite: true);
+        Posix.FsyncDirectory(Path.GetDirectoryName(path)!);
     }
 
     /// <summary>Removes a file and makes the removal durable; a missing file is fine.</summary>

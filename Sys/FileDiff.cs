@@ -39,15 +39,50 @@ internal static class FileDiff
         }
     }
 
-    /// <summary>Lines of a map source that carry an entry: (key, whole line); comments and blanks skipped.</summary>
-    static IEnumerable<(string Key, string Line)> MapEntries(string path)
+    /// <summary>One entry of a key-ordered file: its key and its whole text (a map line, or a mailbox's dict lines).</summary>
+    readonly record struct Entry(string Key, string Text);
+
+    /// <summary>
+    /// Walks two files' entries side by side in <paramref name="order"/>, calling
+    /// <paramref name="visit"/> with (old, new), null for the side that lacks the key. False when
+    /// either file is out of order (not rendered by us) or <paramref name="visit"/> says stop.
+    /// </summary>
+    static bool Merge(IEnumerable<Entry> olds, IEnumerable<Entry> news, IComparer<string> order, Func<Entry?, Entry?, bool> visit)
+    {
+        using var o = olds.GetEnumerator();
+        using var n = news.GetEnumerator();
+        Entry? old = o.MoveNext() ? o.Current : null, now = n.MoveNext() ? n.Current : null;
+        string? lastOld = null, lastNew = null;
+        while (old is not null || now is not null)
+        {
+            if ((old is { } x && lastOld is not null && order.Compare(x.Key, lastOld) <= 0)
+                || (now is { } y && lastNew is not null && order.Compare(y.Key, lastNew) <= 0))
+                return false;
+            var cmp = old is null ? 1 : now is null ? -1 : order.Compare(old.Value.Key, now.Value.Key);
+            if (!visit(cmp <= 0 ? old : null, cmp >= 0 ? now : null)) return false;
+            if (cmp <= 0)
+            {
+                lastOld = old!.Value.Key;
+                old = o.MoveNext() ? o.Current : null;
+            }
+            if (cmp >= 0)
+            {
+                lastNew = now!.Value.Key;
+                now = n.MoveNext() ? n.Current : null;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Lines of a map source that carry an entry, keyed by their first word; comments and blanks skipped.</summary>
+    static IEnumerable<Entry> MapEntries(string path)
     {
         using var reader = new StreamReader(OpenRead(path), Encoding.UTF8);
         while (reader.ReadLine() is { } line)
         {
             if (line.Length == 0 || line[0] == '#') continue;
             var space = line.IndexOfAny([' ', '\t']);
-            yield return (space < 0 ? line : line[..space], line);
+            yield return new Entry(space < 0 ? line : line[..space], line);
         }
     }
 
@@ -58,48 +93,21 @@ internal static class FileDiff
     /// </summary>
     public static MapDelta? DiffMap(string oldPath, string newPath, int limit, IComparer<string>? order = null)
     {
-        order ??= StringComparer.Ordinal;
         var delta = new MapDelta([], []);
-        using var olds = MapEntries(oldPath).GetEnumerator();
-        using var news = MapEntries(newPath).GetEnumerator();
-        var hasOld = olds.MoveNext();
-        var hasNew = news.MoveNext();
-        string? lastOld = null, lastNew = null;
-        while (hasOld || hasNew)
+        var complete = Merge(MapEntries(oldPath), MapEntries(newPath), order ?? StringComparer.Ordinal, (old, now) =>
         {
-            if (hasOld && lastOld is not null && order.Compare(olds.Current.Key, lastOld) <= 0) return null;
-            if (hasNew && lastNew is not null && order.Compare(news.Current.Key, lastNew) <= 0) return null;
-            var cmp = !hasOld ? 1 : !hasNew ? -1 : order.Compare(olds.Current.Key, news.Current.Key);
-            if (cmp < 0)
-            {
-                delta.Delete.Add(olds.Current.Key);
-                lastOld = olds.Current.Key;
-                hasOld = olds.MoveNext();
-            }
-            else if (cmp > 0)
-            {
-                delta.Put.Add(news.Current.Line);
-                lastNew = news.Current.Key;
-                hasNew = news.MoveNext();
-            }
-            else
-            {
-                if (olds.Current.Line != news.Current.Line) delta.Put.Add(news.Current.Line);
-                lastOld = olds.Current.Key;
-                lastNew = news.Current.Key;
-                hasOld = olds.MoveNext();
-                hasNew = news.MoveNext();
-            }
-            if (delta.Count > limit) return null;
-        }
-        return delta;
+            if (now is null) delta.Delete.Add(old!.Value.Key);
+            else if (old is null || old.Value.Text != now.Value.Text) delta.Put.Add(now.Value.Text);
+            return delta.Count <= limit;
+        });
+        return complete ? delta : null;
     }
 
     /// <summary>
-    /// The users dict as groups: every key/value pair of one mailbox (the address after the key's
-    /// last '/'), in file order. A group is its lines joined, so equal groups mean equal entries.
+    /// The users dict as entries: every key/value pair of one mailbox (the address after the key's
+    /// last '/'), in file order, keyed by that address. Equal texts mean equal entries.
     /// </summary>
-    static IEnumerable<(string Address, string Lines)> UserGroups(string path)
+    static IEnumerable<Entry> UserGroups(string path)
     {
         using var reader = new StreamReader(OpenRead(path), Encoding.UTF8);
         string? address = null;
@@ -111,13 +119,13 @@ internal static class FileDiff
             var owner = slash < 0 ? key : key[(slash + 1)..];
             if (address is not null && owner != address)
             {
-                yield return (address, group.ToString());
+                yield return new Entry(address, group.ToString());
                 group.Clear();
             }
             address = owner;
             group.Append(key).Append('\n').Append(value).Append('\n');
         }
-        if (address is not null) yield return (address, group.ToString());
+        if (address is not null) yield return new Entry(address, group.ToString());
     }
 
     /// <summary>
@@ -128,36 +136,13 @@ internal static class FileDiff
     {
         if (!File.Exists(oldPath)) return new UsersChange(true, false);
         bool adds = false, removes = false;
-        using var olds = UserGroups(oldPath).GetEnumerator();
-        using var news = UserGroups(newPath).GetEnumerator();
-        var hasOld = olds.MoveNext();
-        var hasNew = news.MoveNext();
-        string? lastOld = null, lastNew = null;
-        while (hasOld || hasNew)
+        var sorted = Merge(UserGroups(oldPath), UserGroups(newPath), AddressOrder.Instance, (old, now) =>
         {
-            if ((hasOld && lastOld is not null && AddressOrder.Instance.Compare(olds.Current.Address, lastOld) <= 0)
-                || (hasNew && lastNew is not null && AddressOrder.Instance.Compare(news.Current.Address, lastNew) <= 0))
-                return new UsersChange(true, false);
-            var order = !hasOld ? 1 : !hasNew ? -1 : AddressOrder.Instance.Compare(olds.Current.Address, news.Current.Address);
-            if (order < 0)
-            {
-                removes = true;
-                lastOld = olds.Current.Address;
-                hasOld = olds.MoveNext();
-            }
-            else
-            {
-                if (order > 0 || olds.Current.Lines != news.Current.Lines) adds = true;
-                lastNew = news.Current.Address;
-                hasNew = news.MoveNext();
-                if (order == 0)
-                {
-                    lastOld = olds.Current.Address;
-                    hasOld = olds.MoveNext();
-                }
-            }
-        }
-        return new UsersChange(adds, removes);
+            if (now is null) removes = true;
+            else if (old is null || old.Value.Text != now.Value.Text) adds = true;
+            return true;
+        });
+        return sorted ? new UsersChange(adds, removes) : new UsersChange(true, false);
     }
 }
 

@@ -246,7 +246,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 usersLast = !change.AddsOrChanges && change.Removes && maps.Count > 0;
                 if (!usersLast)
                 {
-                    Install(users.Temp, users.Path, Mode0640, DovecotOwner);
+                    AtomicFile.Install(users.Temp, users.Path, Mode0640, DovecotOwner);
                     Log($"users dict in effect ({Lap()} ms)");
                 }
                 CrashPoint("users");
@@ -268,7 +268,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             if (usersLast)
             {
                 step = "dovecot users";
-                Install(users!.Temp, users.Path, Mode0640, DovecotOwner);
+                AtomicFile.Install(users!.Temp, users.Path, Mode0640, DovecotOwner);
                 Log("users dict in effect (mailboxes removed after the maps)");
                 CrashPoint("users");
             }
@@ -350,16 +350,6 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             return temp;
         }
 
-        /// <summary>Owner, mode, fsync, rename over the live path, fsync of the directory.</summary>
-        static void Install(string temp, string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
-        {
-            File.SetUnixFileMode(temp, mode);
-            if (owner is { } o && Posix.IsRoot) Posix.Chown(temp, o.Uid, o.Gid);
-            using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
-            File.Move(temp, path, overwrite: true);
-            Posix.FsyncDirectory(Path.GetDirectoryName(path)!);
-        }
-
         /// <summary>
         /// Keeps the live file reachable under a hidden second name (a hard link: no copy) and registers
         /// the undo that renames it back, or removes the file when there was none before.
@@ -387,7 +377,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         void InstallSmall(Changed c)
         {
             KeepPrevious(c.Path);
-            Install(c.Temp, c.Path, Mode0644, RootOwner);
+            AtomicFile.Install(c.Temp, c.Path, Mode0644, RootOwner);
             Log($"wrote {c.Path}");
         }
 
@@ -410,14 +400,14 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             });
             if (!postfixInstalled)
             {
-                Install(m.Temp, m.Path, Mode0644, RootOwner);
+                AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
                 return;
             }
             if (delta is null)
             {
                 await BuildTable(m.Temp, m.Path, cancel);
                 CrashPoint("map-table");
-                Install(m.Temp, m.Path, Mode0644, RootOwner);
+                AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
                 AtomicFile.Delete(dirty);
                 Log($"{m.Name}: table rebuilt");
                 return;
@@ -435,7 +425,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                     throw new StepFailed(r.Describe("postmap -d"));
             }
             CrashPoint("map-table");
-            Install(m.Temp, m.Path, Mode0644, RootOwner);
+            AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
             AtomicFile.Delete(dirty);
             Log($"{m.Name}: {delta.Put.Count} put, {delta.Delete.Count} deleted in place");
         }
@@ -449,10 +439,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             {
                 File.Copy(from, temp, overwrite: true);
                 await Require("postmap", ["-c", s.PostfixDir, "lmdb:" + temp], cancel, quiet: true);
-                File.SetUnixFileMode(temp + ".lmdb", Mode0644);
-                using (var fs = new FileStream(temp + ".lmdb", FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
-                File.Move(temp + ".lmdb", target + ".lmdb", overwrite: true);
-                Posix.FsyncDirectory(Path.GetDirectoryName(target)!);
+                AtomicFile.Install(temp + ".lmdb", target + ".lmdb", Mode0644);
             }
             finally
             {

@@ -9,6 +9,8 @@
 # shellcheck disable=SC2015 # `check && check || fail` is meant: fail runs when any check fails
 set -Eeuo pipefail
 exec 2>&1 # one stream, in order, for the test log
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 BINARY=$1
 REPO=$2
@@ -82,32 +84,10 @@ in_root() {
   nsenter --net="/run/netns/$NS" chroot "$ROOT" /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
-# The same with the host's network (package downloads only).
-in_root_online() {
-  chroot "$ROOT" /usr/bin/env -i \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-    DEBIAN_FRONTEND=noninteractive "$@"
-}
 
 # ---------------------------------------------------------------------------------------------
 step "base root (debootstrap minbase bookworm, cached as $BASE_TAR)"
-mkdir -p "$CACHE" "$DEBS"
-(
-  flock 9
-  if [ ! -s "$BASE_TAR" ]; then
-    build=$CACHE/build.$$
-    rm -rf "$build"
-    say "no cached tarball: running debootstrap (once per machine)"
-    debootstrap --variant=minbase bookworm "$build" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-      { tail -n 20 "$CACHE/debootstrap.log"; rm -rf --one-file-system "$build"; exit 1; }
-    tar -C "$build" -cf "$BASE_TAR.tmp" .
-    mv "$BASE_TAR.tmp" "$BASE_TAR"
-    rm -rf --one-file-system "$build"
-  fi
-) 9>"$CACHE/.lock"
-mkdir -p "$ROOT"
-tar -C "$ROOT" -xf "$BASE_TAR"
-say "unpacked $(du -sh "$ROOT" | cut -f1) into $ROOT"
+unpack_base_root
 
 step "mounts and the network namespace $NS"
 ip netns add "$NS"

@@ -17,6 +17,8 @@
 # shellcheck disable=SC2015 # `check && check || fail` is meant: fail runs when any check fails
 set -Eeuo pipefail
 exec 2>&1 # one stream, in order, for the test log
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 exec 3>&1 # that stream, for say() and the cleanup even inside a redirected command
 
 BINARY=$1
@@ -53,12 +55,6 @@ in_ct() {
   [ -n "$LEADER" ] || return 1
   nsenter -t "$LEADER" -a -r -w /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
-}
-# The same with the host's network and no container (before the boot; package downloads only).
-in_root_online() {
-  chroot "$ROOT" /usr/bin/env -i \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-    DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 stop_container() { # [GRACE]: systemctl poweroff inside; SIGKILL to nspawn and the container after GRACE s
@@ -211,23 +207,7 @@ fi
 say "PID 1 is $(cat /proc/1/comm); $(systemd-nspawn --version | head -n 1); our cgroups: ${CG_DIRS[*]}"
 
 step "base root (debootstrap minbase bookworm, cached as $BASE_TAR, shared with proof.sh)"
-mkdir -p "$CACHE" "$DEBS"
-(
-  flock 9
-  if [ ! -s "$BASE_TAR" ]; then
-    build=$CACHE/build.$$
-    rm -rf "$build"
-    say "no cached tarball: running debootstrap (once per machine)"
-    debootstrap --variant=minbase bookworm "$build" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-      { tail -n 20 "$CACHE/debootstrap.log"; rm -rf --one-file-system "$build"; exit 1; }
-    tar -C "$build" -cf "$BASE_TAR.tmp" .
-    mv "$BASE_TAR.tmp" "$BASE_TAR"
-    rm -rf --one-file-system "$build"
-  fi
-) 9>"$CACHE/.lock"
-mkdir -p "$ROOT"
-tar -C "$ROOT" -xf "$BASE_TAR"
-say "unpacked $(du -sh "$ROOT" | cut -f1) into $ROOT"
+unpack_base_root
 
 step "systemd (as /sbin/init), dbus, sudo, curl, swaks; the installer's packages downloaded only (host network, chroot)"
 cp -n "$DEBS"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null || true
