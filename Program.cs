@@ -1,3 +1,9 @@
+using MailPanel.Api;
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Store;
+using MailPanel.Sys;
+
 // The daemon manages a Linux mail stack; it runs nowhere else.
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -14,7 +20,7 @@ internal static class Program
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            AppConfig.TryParseListen(config.Listen, out var endpoint);
+            Validate.TryParseListen(config.Listen, out var endpoint);
             kestrel.Listen(endpoint);
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = Body.MaxBytes; // restore raises it per request
@@ -42,7 +48,7 @@ internal static class Program
         maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
         maildirs.RemoveLeftovers(); // trees of deleted mailboxes/domains a crash left detached
         builder.Services.AddSingleton(maildirs);
-        var paths = new MailPaths(config);
+        var paths = new MailPaths(config.SysRoot);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<PostfixQueue>();

@@ -1,4 +1,4 @@
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>Build identification (section 15).</summary>
 internal static class About

@@ -1,15 +1,11 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using MailPanel.Core;
+using MailPanel.Store;
+using MailPanel.Sys;
 
-namespace MailPanel;
-
-/// <summary>The security settings as the API shows them (runtime-contract.md, "Security settings").</summary>
-internal sealed record SecuritySettings(
-    int RateLimitLoginPerMin,
-    int RateLimitApiPerMin,
-    IReadOnlyList<string> AdminLoginWhitelist,
-    IReadOnlyList<string> ApiKeyWhitelist);
+namespace MailPanel.Api;
 
 /// <summary>
 /// Who may call what: the live security settings (with parsed whitelists) and the API keys (managed

@@ -1,6 +1,9 @@
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record AliasCreate(string? Source, string? Destination);
 
@@ -18,7 +21,7 @@ internal static class AliasesApi
 
     static Results<Ok<ListPage<Alias>>, JsonHttpResult<ApiError>> List(HttpRequest request, Db db)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         if (!Ids.TryParseQuery(request, "domain_id", out var domainId, out error)) return error!;
         var (rows, total) = AliasStore.List(db, page, domainId);
         return TypedResults.Ok(ListPage<Alias>.Of(rows, page, total));

@@ -1,7 +1,11 @@
 using System.Net;
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Rules;
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record WhitelistCreate(string? EntryType, string? Value, string? Note);
 
@@ -38,7 +42,7 @@ internal static class AntispamApi
 
     static Results<Ok<ListPage<WhitelistEntry>>, JsonHttpResult<ApiError>> List(HttpRequest request, Db db)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         var (rows, total) = WhitelistStore.List(db, page);
         return TypedResults.Ok(ListPage<WhitelistEntry>.Of(rows, page, total));
     }

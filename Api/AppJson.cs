@@ -1,8 +1,11 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MailPanel.Core;
+using MailPanel.Store;
+using MailPanel.Sys;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>
 /// Every request and response type, source-generated (no reflection: the binary is trimmed and

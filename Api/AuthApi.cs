@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using MailPanel.Core;
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record LoginRequest(string? Username, string? Password);
 

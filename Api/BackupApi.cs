@@ -1,7 +1,11 @@
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Rules;
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>Section 14: stream the data plane out as one JSON document; replace it from one.</summary>
 internal static class BackupApi
@@ -62,3 +66,5 @@ internal static class BackupApi
         return TypedResults.Ok(new RestoreResult("backup restored", doc.Domains.Count, doc.Mailboxes.Count, doc.Aliases.Count));
     }
 }
+
+internal sealed record RestoreResult(string Message, long Domains, long Mailboxes, long Aliases);

@@ -1,6 +1,10 @@
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Store;
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record DomainCreate(string? Name, string? OutgoingIp);
 
@@ -21,7 +25,7 @@ internal static class DomainsApi
 
     static Results<Ok<ListPage<Domain>>, JsonHttpResult<ApiError>> List(HttpRequest request, Db db)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         var (rows, total) = DomainStore.List(db, page);
         return TypedResults.Ok(ListPage<Domain>.Of(rows, page, total));
     }

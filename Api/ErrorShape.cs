@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>
 /// Outermost middleware: whatever goes wrong reaches the client in the flat {error, detail, code}

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>The flat error body of the reference: {"error", "detail", "code"}.</summary>
 internal sealed record ApiError(string Error, string Detail, string Code);

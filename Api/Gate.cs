@@ -1,6 +1,7 @@
 using System.Net;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>
 /// Deny by default: every request passes here before routing. Only /health, /auth/login and

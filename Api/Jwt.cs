@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record JwtHeader(string Alg, string Typ);
 

@@ -1,6 +1,10 @@
+using MailPanel.Core;
+using MailPanel.Mail;
+using MailPanel.Store;
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record MailboxCreate(long? DomainId, string? Username, string? Password, long? Quota);
 
@@ -24,7 +28,7 @@ internal static class MailboxesApi
 
     static Results<Ok<ListPage<Mailbox>>, JsonHttpResult<ApiError>> List(HttpRequest request, Db db)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         if (!Ids.TryParseQuery(request, "domain_id", out var domainId, out error)) return error!;
         var (rows, total) = MailboxStore.List(db, page, domainId);
         return TypedResults.Ok(ListPage<Mailbox>.Of(rows, page, total));

@@ -1,22 +1,17 @@
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
-/// <summary>?page=N&amp;limit=N, defaults 1 / 50, limit at most 500.</summary>
-internal readonly record struct Page(int Number, int Limit)
+/// <summary>Reads ?page=N&amp;limit=N into a <see cref="Page"/>; anything out of range is a 400.</summary>
+internal static class PageQuery
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 500;
-    public const int MaxPage = 1_000_000_000;
-
-    public long Offset => (long)(Number - 1) * Limit;
-
     public static bool TryParse(HttpRequest request, out Page page, out JsonHttpResult<ApiError>? error)
     {
-        page = new Page(1, DefaultLimit);
+        page = new Page(1, Page.DefaultLimit);
         error = null;
-        if (!TryInt(request, "page", 1, MaxPage, 1, out var number, out error)) return false;
-        if (!TryInt(request, "limit", 1, MaxLimit, DefaultLimit, out var limit, out error)) return false;
+        if (!TryInt(request, "page", 1, Page.MaxPage, 1, out var number, out error)) return false;
+        if (!TryInt(request, "limit", 1, Page.MaxLimit, Page.DefaultLimit, out var limit, out error)) return false;
         page = new Page(number, limit);
         return true;
     }

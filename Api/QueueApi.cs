@@ -1,6 +1,7 @@
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record QueueDelete(string? MessageId);
 
@@ -19,7 +20,7 @@ internal static class QueueApi
     static async Task<Results<Ok<ListPage<QueueMessage>>, JsonHttpResult<ApiError>>> List(HttpRequest request, PostfixQueue queue,
         ILogger<PostfixQueue> log, CancellationToken cancel)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         var (messages, bad, outcome) = await queue.List(cancel);
         if (!outcome.Ok) return Errors.Unavailable(outcome.Error, outcome.Detail);
         if (bad > 0) log.LogWarning("postqueue -j: skipped {Count} line(s) that were not queue entries", bad);

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal enum RateBucket { Login, Api }
 

@@ -1,6 +1,8 @@
+using MailPanel.Core;
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record SecuritySettingsInput(
     int? RateLimitLoginPerMin,

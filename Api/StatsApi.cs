@@ -1,6 +1,7 @@
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 /// <summary>GET /postfix/status and /dovecot/status: running | stopped | unknown; message "" when running.</summary>
 internal sealed record DaemonStatus(string Name, string Status, string Message);

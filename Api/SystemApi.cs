@@ -1,7 +1,10 @@
 using System.Text.Json.Serialization;
+using MailPanel.Mail;
+using MailPanel.Store;
+using MailPanel.Sys;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record AboutInfo(string App, string Version, string Build, string Copyright, string Website,
     string Hostname, string Os, string Postfix, string Dovecot);

@@ -1,6 +1,7 @@
+using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace MailPanel;
+namespace MailPanel.Api;
 
 internal sealed record TokenCreate(string? Name);
 
@@ -20,7 +21,7 @@ internal static class TokensApi
 
     static Results<Ok<ListPage<ApiToken>>, JsonHttpResult<ApiError>> List(HttpRequest request, Db db)
     {
-        if (!Page.TryParse(request, out var page, out var error)) return error!;
+        if (!PageQuery.TryParse(request, out var page, out var error)) return error!;
         var (rows, total) = TokenStore.List(db, page);
         return TypedResults.Ok(ListPage<ApiToken>.Of(rows, page, total));
     }

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Render;
 
 /// <summary>What a rendered file is, which decides how Sys/ applies it.</summary>
 internal enum MailFileKind
@@ -294,7 +295,7 @@ internal static class MailRender
         Fill(Template(template), new() { ["USERS_DICT"] = Path.Combine(s.DovecotDir, UsersDict) });
 
     static IPEndPoint Endpoint(string listen) =>
-        AppConfig.TryParseListen(listen, out var ep) ? ep : throw new InvalidOperationException($"bad listen address {listen}");
+        Validate.TryParseListen(listen, out var ep) ? ep : throw new InvalidOperationException($"bad listen address {listen}");
 
     static IPAddress Address(string listen) => Endpoint(listen).Address;
 

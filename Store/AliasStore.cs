@@ -1,6 +1,7 @@
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 internal sealed record Alias(long Id, long DomainId, string Source, string Destination, string CreatedAt);
 

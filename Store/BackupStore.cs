@@ -1,8 +1,9 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 internal enum ColumnKind { Int, Bool, Real, Text }
 

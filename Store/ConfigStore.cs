@@ -1,116 +1,7 @@
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
-
-// The tier rows double as the PUT bodies (clients GET, edit, PUT back): every field is required
-// except updated_at, which is accepted and ignored on input. Property order is the JSON order.
-
-/// <summary>global_config: system-wide caps and policy defaults.</summary>
-internal sealed record GlobalConfig
-{
-    public required long MessageSizeLimit { get; init; }
-    public required long MaxSmtpdConnections { get; init; }
-    public required long MaxSmtpdRatePerMin { get; init; }
-    public required string RelayNetworks { get; init; }
-    public required string TlsMinVersion { get; init; }
-    public required string CipherPolicy { get; init; }
-    public required string SpamRemoteHost { get; init; }
-    public required long SpamRemotePort { get; init; }
-    public required string SpamRemoteNetwork { get; init; }
-    public required bool DnsblEnabled { get; init; }
-    public required string DnsblZones { get; init; }
-    public required bool GreylistEnabled { get; init; }
-    public required long GreylistDelaySeconds { get; init; }
-    public required long GreylistMaxAgeDays { get; init; }
-    public string? UpdatedAt { get; init; }
-}
-
-/// <summary>domain_defaults. A null message_size_limit defers to global_config.</summary>
-internal sealed record DomainDefaults
-{
-    public required long QuotaTotalBytes { get; init; }
-    public required long MaxMailboxes { get; init; }
-    public required long MaxAliases { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required bool DkimEnabled { get; init; }
-    public required string SpfPolicy { get; init; }
-    public required string DmarcPolicy { get; init; }
-    public required double SpamThreshold { get; init; }
-    public required string SpamAction { get; init; }
-    public required string ClamavAction { get; init; }
-    public required bool GreylistingEnabled { get; init; }
-    public required bool RequireTlsInbound { get; init; }
-    public string? UpdatedAt { get; init; }
-}
-
-/// <summary>mailbox_defaults. Null pointer fields defer to the domain's effective value.</summary>
-internal sealed record MailboxDefaults
-{
-    public required long QuotaBytes { get; init; }
-    public required bool EnabledSmtp { get; init; }
-    public required bool EnabledImap { get; init; }
-    public required bool EnabledPop3 { get; init; }
-    public required long MaxSendPerDay { get; init; }
-    public required long MaxRecipientsPerMessage { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required double? SpamThreshold { get; init; }
-    public required string? SpamAction { get; init; }
-    public required double AutoJunkThreshold { get; init; }
-    public required bool VacationEnabled { get; init; }
-    public required string VacationMessage { get; init; }
-    public required string ForwardTo { get; init; }
-    public required bool ForwardKeepCopy { get; init; }
-    public required bool RequireTlsClient { get; init; }
-    public string? UpdatedAt { get; init; }
-}
-
-/// <summary>One domain's override row; null = inherit. Also the PUT body (omitted = null).</summary>
-internal sealed record DomainOverrides(
-    long? QuotaTotalBytes,
-    long? MaxMailboxes,
-    long? MaxAliases,
-    long? MessageSizeLimit,
-    bool? DkimEnabled,
-    string? SpfPolicy,
-    string? DmarcPolicy,
-    double? SpamThreshold,
-    string? SpamAction,
-    string? ClamavAction,
-    bool? GreylistingEnabled,
-    bool? RequireTlsInbound)
-{
-    public static DomainOverrides None { get; } = new(null, null, null, null, null, null, null, null, null, null, null, null);
-}
-
-/// <summary>One mailbox's override row; null = inherit. Also the PUT body (omitted = null).</summary>
-internal sealed record MailboxOverrides(
-    bool? EnabledSmtp,
-    bool? EnabledImap,
-    bool? EnabledPop3,
-    long? MaxSendPerDay,
-    long? MaxRecipientsPerMessage,
-    long? MessageSizeLimit,
-    double? SpamThreshold,
-    string? SpamAction,
-    double? AutoJunkThreshold,
-    bool? VacationEnabled,
-    string? VacationMessage,
-    string? ForwardTo,
-    bool? ForwardKeepCopy,
-    bool? RequireTlsClient)
-{
-    public static MailboxOverrides None { get; } = new(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
-}
-
-/// <summary>The DNSBL + greylist subset of global_config (section 10). Every field is required on PUT.</summary>
-internal sealed record AntispamConfig
-{
-    public required bool DnsblEnabled { get; init; }
-    public required string DnsblZones { get; init; }
-    public required bool GreylistEnabled { get; init; }
-    public required long GreylistDelaySeconds { get; init; }
-    public required long GreylistMaxAgeDays { get; init; }
-}
+namespace MailPanel.Store;
 
 /// <summary>
 /// A consistent read of every tier and override, resolved: what the mail-stack renderer needs.
@@ -320,7 +211,7 @@ internal static class ConfigStore
         using var connection = db.Open();
         if (connection.Command("SELECT COUNT(*) FROM domains WHERE id = $id", ("$id", domainId)).Scalar() == 0) return null;
         return connection.Command(SelectDomainOverridesSql, ("$id", domainId)).ReadOne(r => MapDomainOverrides(r, 0))
-            ?? MailPanel.DomainOverrides.None;
+            ?? Core.DomainOverrides.None;
     }
 
     const string UpsertDomainOverridesSql = """
@@ -367,7 +258,7 @@ internal static class ConfigStore
         using var connection = db.Open();
         if (connection.Command("SELECT COUNT(*) FROM mailboxes WHERE id = $id", ("$id", mailboxId)).Scalar() == 0) return null;
         return connection.Command(SelectMailboxOverridesSql, ("$id", mailboxId)).ReadOne(r => MapMailboxOverrides(r, 0))
-            ?? MailPanel.MailboxOverrides.None;
+            ?? Core.MailboxOverrides.None;
     }
 
     const string UpsertMailboxOverridesSql = """

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 /// <summary>
 /// The SQLite database: WAL, foreign keys on, synchronous=FULL (an acknowledged write survives a

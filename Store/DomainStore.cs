@@ -1,6 +1,7 @@
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 internal sealed record Domain(long Id, string Name, bool Active, string OutgoingIp, string CreatedAt);
 

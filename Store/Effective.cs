@@ -1,56 +1,6 @@
-namespace MailPanel;
+using MailPanel.Core;
 
-/// <summary>GET /domains/:id/effective: domain overrides on domain_defaults, message_size_limit cascading to global_config.</summary>
-internal sealed record DomainEffective(
-    long DomainId,
-    string DomainName,
-    string OutgoingIp,
-    long QuotaTotalBytes,
-    long MaxMailboxes,
-    long MaxAliases,
-    long MessageSizeLimit,
-    bool DkimEnabled,
-    string SpfPolicy,
-    string DmarcPolicy,
-    double SpamThreshold,
-    string SpamAction,
-    string ClamavAction,
-    bool GreylistingEnabled,
-    bool RequireTlsInbound,
-    bool Active);
-
-/// <summary>GET /mailboxes/:id/effective: mailbox overrides on mailbox_defaults, cascading to the domain's effective values.</summary>
-internal sealed record MailboxEffective(
-    long MailboxId,
-    string MailboxUsername,
-    long DomainId,
-    string DomainName,
-    long QuotaBytes,
-    bool EnabledSmtp,
-    bool EnabledImap,
-    bool EnabledPop3,
-    long MaxSendPerDay,
-    long MaxRecipientsPerMessage,
-    long MessageSizeLimit,
-    double SpamThreshold,
-    string SpamAction,
-    double AutoJunkThreshold,
-    bool VacationEnabled,
-    string VacationMessage,
-    string ForwardTo,
-    bool ForwardKeepCopy,
-    bool RequireTlsClient,
-    string ClamavAction,
-    bool GreylistingEnabled,
-    bool RequireTlsInbound,
-    bool DkimEnabled,
-    string SpfPolicy,
-    string DmarcPolicy,
-    bool MailboxActive,
-    bool DomainActive);
-
-/// <summary>The mailbox columns the effective view needs (the mailbox resource itself lives in MailboxStore).</summary>
-internal sealed record MailboxBase(long Id, long DomainId, string Username, long Quota, bool Active);
+namespace MailPanel.Store;
 
 /// <summary>
 /// The one place the tiers are merged: the narrowest non-null value wins. Pure, so the single-row

@@ -1,6 +1,7 @@
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 /// <summary>A mailbox as the API shows it: the password hash stays in the store.</summary>
 internal sealed record Mailbox(long Id, long DomainId, string Username, long Quota, bool Active, string CreatedAt);

@@ -1,6 +1,4 @@
-using Microsoft.Data.Sqlite;
-
-namespace MailPanel;
+namespace MailPanel.Store;
 
 /// <summary>
 /// Schema and migrations, versioned by PRAGMA user_version. Each entry upgrades from version i to

@@ -1,4 +1,6 @@
-namespace MailPanel;
+using MailPanel.Core;
+
+namespace MailPanel.Store;
 
 /// <summary>The security settings row. Absent until the first PUT: until then config.env's values apply.</summary>
 internal static class SecurityStore
@@ -29,3 +31,10 @@ internal static class SecurityStore
 
     static string[] Split(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 }
+
+/// <summary>The security settings as the API shows them (runtime-contract.md, "Security settings").</summary>
+internal sealed record SecuritySettings(
+    int RateLimitLoginPerMin,
+    int RateLimitApiPerMin,
+    IReadOnlyList<string> AdminLoginWhitelist,
+    IReadOnlyList<string> ApiKeyWhitelist);

@@ -1,4 +1,6 @@
-namespace MailPanel;
+using MailPanel.Core;
+
+namespace MailPanel.Store;
 
 internal sealed record ApiToken(long Id, string Name, string CreatedAt, string? LastUsedAt);
 

@@ -1,6 +1,7 @@
+using MailPanel.Core;
 using Microsoft.Data.Sqlite;
 
-namespace MailPanel;
+namespace MailPanel.Store;
 
 internal sealed record WhitelistEntry(long Id, string EntryType, string Value, string Note, string CreatedAt);
 

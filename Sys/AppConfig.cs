@@ -1,7 +1,7 @@
-using System.Net;
 using System.Text;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>The daemon's config.env, parsed and validated once at start-up (runtime-contract.md).</summary>
 internal sealed record AppConfig
@@ -100,12 +100,12 @@ internal sealed record AppConfig
         if (Encoding.UTF8.GetByteCount(config.JwtSecret) < 32) throw new ConfigException("JWT_SECRET must be at least 32 bytes");
         if (!Passwords.IsStoredHash(config.AdminPasswordHash))
             throw new ConfigException("ADMIN_PASSWORD_HASH must be a {BLF-CRYPT} bcrypt hash (mailpanel hash-password)");
-        if (!TryParseListen(config.Listen, out _)) throw new ConfigException($"LISTEN '{config.Listen}' is not address:port");
+        if (!Validate.TryParseListen(config.Listen, out _)) throw new ConfigException($"LISTEN '{config.Listen}' is not address:port");
         if (!Validate.IsHostName(config.MailHostname))
             throw new ConfigException($"MAIL_HOSTNAME '{config.MailHostname}' is not a host name");
         foreach (var (key, listen) in new[] { ("SMTP_LISTEN", config.SmtpListen), ("SUBMISSION_LISTEN", config.SubmissionListen),
             ("IMAP_LISTEN", config.ImapListen), ("POP3_LISTEN", config.Pop3Listen) })
-            if (!TryParseListen(listen, out var ep) || ep.Port == 0)
+            if (!Validate.TryParseListen(listen, out var ep) || ep.Port == 0)
                 throw new ConfigException($"{key} '{listen}' is not address:port (port 1-65535)");
         foreach (var (key, path) in new[] { ("DATA_DIR", config.DataDir), ("VMAIL_DIR", config.VmailDir), ("SYSROOT", config.SysRoot) })
             if (!Path.IsPathRooted(path)) throw new ConfigException($"{key} must be an absolute path");
@@ -122,10 +122,6 @@ internal sealed record AppConfig
         }
         return Parse(text);
     }
-
-    /// <summary>address:port; port 0 asks the kernel for a free port (tests use it).</summary>
-    public static bool TryParseListen(string listen, out IPEndPoint endpoint) =>
-        IPEndPoint.TryParse(listen, out endpoint!) && listen.Contains(':', StringComparison.Ordinal);
 
     /// <summary>The machine's host name, lower-cased; "localhost" when it is not a usable DNS name.</summary>
     static string DefaultMailHostname()

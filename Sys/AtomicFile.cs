@@ -1,4 +1,4 @@
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>
 /// Replaces a file so that a reader (or a crash, kill -9 included) sees either the old bytes or the

@@ -1,6 +1,7 @@
 using System.Text;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>What a map source gained and lost: lines to put (key value) and keys to delete.</summary>
 internal sealed record MapDelta(List<string> Put, List<string> Delete)
@@ -159,11 +160,11 @@ internal sealed class CompareWriteStream(string live, string temp) : Stream
     byte[] scratch = [];
     long position;
 
-    /// <summary>Renders <paramref name="file"/> against its live path; true (and the new content in <paramref name="temp"/>) when it differs.</summary>
-    public static bool Render(RenderedFile file, string temp)
+    /// <summary>Runs <paramref name="write"/> against the live file at <paramref name="live"/>; true (and the new content in <paramref name="temp"/>) when it differs.</summary>
+    public static bool Render(string live, string temp, Action<Stream> write)
     {
-        using var sink = new CompareWriteStream(file.Path, temp);
-        file.Write(sink);
+        using var sink = new CompareWriteStream(live, temp);
+        write(sink);
         return sink.Finish();
     }
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>Facts read off the host: its addresses, free disk space, OS name.</summary>
 internal static class HostInfo

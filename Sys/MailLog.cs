@@ -1,4 +1,4 @@
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>What one mail log line counts as for GET /stats/mail.</summary>
 internal enum MailEvent { None, Sent, Received }

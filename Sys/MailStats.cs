@@ -1,7 +1,8 @@
 using System.Text;
 using System.Text.Json.Serialization;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>GET /stats/mail: the names carry digits, so they are spelled out rather than left to the snake_case policy.</summary>
 internal sealed record MailCounts(

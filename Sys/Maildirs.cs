@@ -1,4 +1,4 @@
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>
 /// The on-disk mail store: VMAIL_DIR/&lt;domain&gt;/&lt;username&gt;/Maildir, Maildir++ as Dovecot reads it

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>The few libc calls .NET lacks, bound with LibraryImport (AOT-safe, no helper library).</summary>
 internal static partial class Posix

@@ -1,6 +1,7 @@
 using System.Text.Json;
+using MailPanel.Core;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 internal sealed record QueueRecipient(string Address, string DelayReason);
 

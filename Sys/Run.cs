@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace MailPanel;
+namespace MailPanel.Sys;
 
 /// <summary>What a finished (or failed-to-start) process left behind.</summary>
 internal sealed record RunResult(int ExitCode, string Stdout, string Stderr, bool TimedOut, bool NotFound)

@@ -1,4 +1,6 @@
-namespace MailPanel;
+using MailPanel.Core;
+
+namespace MailPanel.Sys;
 
 internal enum ServiceState { Running, Stopped, Unknown }
 

@@ -89,7 +89,7 @@ public class CrashSafetyTests
         foreach (var map in new[] { "vmailbox", "vdomains", "valias" })
         {
             var source = Path.Combine(sysroot, "etc/postfix", map);
-            var dump = await MailPanel.Run.Exec("postmap", ["-c", Path.Combine(sysroot, "etc/postfix"), "-s", "lmdb:" + source], TimeSpan.FromSeconds(60));
+            var dump = await MailPanel.Sys.Run.Exec("postmap", ["-c", Path.Combine(sysroot, "etc/postfix"), "-s", "lmdb:" + source], TimeSpan.FromSeconds(60));
             Assert.True(dump.Ok, dump.Describe("postmap -s"));
             var keys = (await File.ReadAllLinesAsync(source)).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split([' ', '\t'], 2)[0]).Order(StringComparer.Ordinal).ToList();
             var tableKeys = dump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split([' ', '\t'], 2)[0]).Order(StringComparer.Ordinal).ToList();

@@ -93,7 +93,7 @@ public sealed class FileDiffTests : IDisposable
         {
             for (var at = 0; at < bytes.Length; at += 10_007) stream.Write(bytes, at, Math.Min(10_007, bytes.Length - at));
         });
-        var changed = CompareWriteStream.Render(file, temp);
+        var changed = CompareWriteStream.Render(file.Path, temp, file.Write);
         Assert.Equal(kind != "same", changed);
         Assert.Equal(kind != "same", File.Exists(temp));
         if (changed) Assert.Equal(now, File.ReadAllText(temp));

@@ -31,7 +31,7 @@ public class MailFlowTests(MailStackFixture stack)
     }
 
     static int GetOwner(string path) =>
-        int.Parse(MailPanel.Run.Exec("stat", ["-c", "%u", path]).GetAwaiter().GetResult().Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        int.Parse(MailPanel.Sys.Run.Exec("stat", ["-c", "%u", path]).GetAwaiter().GetResult().Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
     [MailStackFact]
     public async Task PasswordChangedTwiceWithinOneSecondOnlyTheLastLogsIn()

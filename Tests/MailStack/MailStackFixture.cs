@@ -43,7 +43,7 @@ public sealed class MailStackFixture : IAsyncLifetime
     public static string? Missing()
     {
         if (!Posix.IsRoot) return "tests are not running as root";
-        var missing = Binaries.Where(b => MailPanel.Run.Which(b) is null).ToList();
+        var missing = Binaries.Where(b => MailPanel.Sys.Run.Which(b) is null).ToList();
         if (missing.Count > 0) return "missing binaries: " + string.Join(", ", missing);
         if (Posix.LookupUser("vmail") is null) return "no vmail user";
         if (!File.Exists("/usr/lib/dovecot/lmtp")) return "dovecot-lmtpd is not installed";
@@ -58,7 +58,7 @@ public sealed class MailStackFixture : IAsyncLifetime
     public string PostfixDir => Path.Combine(Server.Config.SysRoot, "etc/postfix");
     public string DovecotConf => Path.Combine(Server.Config.SysRoot, "etc/dovecot/dovecot.conf");
     public string VmailDir => Server.Config.VmailDir;
-    internal MailPanel.MailStack Stack => Server.Get<MailPanel.MailStack>();
+    internal MailPanel.Mail.MailStack Stack => Server.Get<MailPanel.Mail.MailStack>();
 
     /// <summary>Loopback source addresses for logins expected to fail: Dovecot slows a source down after a failure.</summary>
     int nextSource = 20;
@@ -136,7 +136,7 @@ public sealed class MailStackFixture : IAsyncLifetime
     /// would make the runner wait for an end of output that never comes.
     /// </summary>
     static Task<RunResult> Daemon(string program, params string[] args) =>
-        MailPanel.Run.Exec("sh", ["-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh", program, .. args], TimeSpan.FromSeconds(30));
+        MailPanel.Sys.Run.Exec("sh", ["-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh", program, .. args], TimeSpan.FromSeconds(30));
 
     static void Must(RunResult r, string what)
     {
@@ -196,7 +196,7 @@ public sealed class MailStackFixture : IAsyncLifetime
         if (authUser is not null) args.AddRange(["--auth", "PLAIN", "--auth-user", authUser, "--auth-password", authPassword ?? ""]);
         if (bodyFile is not null) args.AddRange(["--body", bodyFile]);
         if (quitAfterRcpt) args.AddRange(["--quit-after", "RCPT"]);
-        return await MailPanel.Run.Exec("swaks", args, TimeSpan.FromSeconds(60));
+        return await MailPanel.Sys.Run.Exec("swaks", args, TimeSpan.FromSeconds(60));
     }
 
     /// <summary>curl against IMAP: returns (exit code, output). 67 = login denied.</summary>
@@ -204,7 +204,7 @@ public sealed class MailStackFixture : IAsyncLifetime
     {
         List<string> args = ["-s", "--max-time", "20", "-u", $"{user}:{password}", $"imap://127.0.0.1:{ImapPort}/{path}", "-X", command];
         if (source is not null) args.InsertRange(0, ["--interface", source]);
-        return await MailPanel.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
+        return await MailPanel.Sys.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
     }
 
     /// <summary>curl against POP3 (LIST): 67 = login denied.</summary>
@@ -212,7 +212,7 @@ public sealed class MailStackFixture : IAsyncLifetime
     {
         List<string> args = ["-s", "--max-time", "20", "-u", $"{user}:{password}", $"pop3://127.0.0.1:{Pop3Port}/"];
         if (source is not null) args.InsertRange(0, ["--interface", source]);
-        return await MailPanel.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
+        return await MailPanel.Sys.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
     }
 
     /// <summary>The Postfix and Dovecot log lines that mention <paramref name="text"/> (for failure messages).</summary>

@@ -39,7 +39,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         // transport_maps is read by trivial-rewrite, a long-lived daemon that notices a replaced map only
         // after serving its next request: without a reload the first message could still be routed by DNS
         // (deadhost.test: NXDOMAIN, bounced at once).
-        var reload = await MailPanel.Run.Exec("postfix", ["-c", stack.PostfixDir, "reload"]);
+        var reload = await MailPanel.Sys.Run.Exec("postfix", ["-c", stack.PostfixDir, "reload"]);
         Assert.True(reload.Ok, reload.Describe("postfix reload"));
 
         // 127.0.0.1 is in relay_networks, so the remote recipient is accepted for relay.
@@ -145,7 +145,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         var dovecot = await S.Get("/api/v1/dovecot/status");
         Assert.Equal("""{"name":"dovecot","status":"running","message":""}""", dovecot.Json.ToJsonString());
 
-        var stop = await MailPanel.Run.Exec("postfix", ["-c", stack.PostfixDir, "stop"]);
+        var stop = await MailPanel.Sys.Run.Exec("postfix", ["-c", stack.PostfixDir, "stop"]);
         Assert.True(stop.Ok, stop.Describe("postfix stop"));
         try
         {
@@ -164,7 +164,7 @@ public partial class QueueStatsTests(MailStackFixture stack)
         finally
         {
             // stdio on /dev/null, as the fixture starts it: the forked master must not hold the runner's pipes
-            var start = await MailPanel.Run.Exec("sh", ["-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh", "postfix", "-c", stack.PostfixDir, "start"]);
+            var start = await MailPanel.Sys.Run.Exec("sh", ["-c", "exec \"$@\" </dev/null >/dev/null 2>&1", "sh", "postfix", "-c", stack.PostfixDir, "start"]);
             Assert.True(start.Ok, start.Describe("postfix start"));
         }
         await stack.WaitUntil(async () => (string?)(await S.Get("/api/v1/postfix/status")).Json["status"] == "running", "postfix running again");

@@ -20,7 +20,7 @@ public class ReconcileApiTests
         foreach (var f in new[] { "etc/postfix/main.cf", "etc/postfix/master.cf", "etc/postfix/vmailbox", "etc/dovecot/dovecot.conf", "etc/dovecot/users.dict", "etc/dovecot/dict-users.conf.ext", "etc/dovecot/dict-deny.conf.ext" })
             Assert.True(File.Exists(Path.Combine(root, f)), f);
         Assert.Contains("shared/passdb/alice@example.com\n{\"password\":\"{BLF-CRYPT}$2b$", await File.ReadAllTextAsync(Path.Combine(root, "etc/dovecot/users.dict")), StringComparison.Ordinal);
-        if (MailPanel.Run.Which("postmap") is not null) Assert.True(File.Exists(Path.Combine(root, "etc/postfix/vmailbox.lmdb")));
+        if (MailPanel.Sys.Run.Which("postmap") is not null) Assert.True(File.Exists(Path.Combine(root, "etc/postfix/vmailbox.lmdb")));
 
         var again = await s.Post("/api/v1/system/reconcile");
         again.AssertStatus(HttpStatusCode.OK);

@@ -1,6 +1,10 @@
 using System.Diagnostics;
+using MailPanel.Core;
+using MailPanel.Render;
+using MailPanel.Store;
+using MailPanel.Sys;
 
-namespace MailPanel;
+namespace MailPanel.Mail;
 
 /// <summary>
 /// Applies the store's state to Postfix and Dovecot: snapshot -> render -> compare with disk ->
@@ -49,7 +53,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         var vmail = Posix.LookupUser("vmail");
         return new RenderSettings
         {
-            Paths = new MailPaths(config),
+            Paths = new MailPaths(config.SysRoot),
             VmailDir = config.VmailDir,
             VmailUid = vmail?.Uid ?? 0,
             VmailGid = vmail?.Gid ?? 0,
@@ -179,7 +183,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                     foreach (var i in indexes)
                     {
                         var f = files[i];
-                        stale[i] = CompareWriteStream.Render(f, AtomicFile.TempName(f.Path))
+                        stale[i] = CompareWriteStream.Render(f.Path, AtomicFile.TempName(f.Path), f.Write)
                             || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
                     }
                 }
@@ -200,8 +204,8 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             }
             Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
 
-            postfixInstalled = MailPanel.Run.Which("postfix") is not null && MailPanel.Run.Which("postmap") is not null;
-            dovecotInstalled = MailPanel.Run.Which("doveconf") is not null;
+            postfixInstalled = Sys.Run.Which("postfix") is not null && Sys.Run.Which("postmap") is not null;
+            dovecotInstalled = Sys.Run.Which("doveconf") is not null;
             if (!postfixInstalled) Log("postfix not installed: postmap, postfix check and reload skipped");
             if (!dovecotInstalled) Log("dovecot not installed: doveconf and reload skipped");
 
@@ -420,7 +424,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             if (delta.Delete.Count > 0)
             {
                 // Exit 1 with nothing on stderr only means "some key was not there" (a retried delete).
-                var r = await MailPanel.Run.Exec("postmap", ["-c", s.PostfixDir, "-d", "-", "lmdb:" + m.Path], stdin: string.Join('\n', delta.Delete) + "\n", cancel: cancel);
+                var r = await Sys.Run.Exec("postmap", ["-c", s.PostfixDir, "-d", "-", "lmdb:" + m.Path], stdin: string.Join('\n', delta.Delete) + "\n", cancel: cancel);
                 if (!r.Ok && !(r.ExitCode == 1 && r.Stderr.Trim().Length == 0 && !r.TimedOut && !r.NotFound))
                     throw new StepFailed(r.Describe("postmap -d"));
             }
@@ -450,7 +454,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
         async Task Require(string program, string[] args, CancellationToken cancel, bool quiet = false, string? stdin = null)
         {
-            var result = await MailPanel.Run.Exec(program, args, stdin: stdin, cancel: cancel);
+            var result = await Sys.Run.Exec(program, args, stdin: stdin, cancel: cancel);
             if (!result.Ok) throw new StepFailed(result.Describe($"{program} {string.Join(' ', args)}"));
             if (!quiet) Log($"{program} {args[^1]}: ok");
         }

@@ -1,4 +1,7 @@
-namespace MailPanel;
+using MailPanel.Core;
+using MailPanel.Store;
+
+namespace MailPanel.Rules;
 
 /// <summary>
 /// Validates a whole backup document before anything is written: field rules (the same validators

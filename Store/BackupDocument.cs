@@ -1,4 +1,6 @@
-namespace MailPanel;
+using MailPanel.Core;
+
+namespace MailPanel.Store;
 
 // The backup document (section 14), parsed whole and strictly: every field required (null where the
 // column is nullable), unknown fields rejected. Field order of each Values() = its BackupStore table.
@@ -148,5 +150,3 @@ internal sealed record BackupWhitelistEntry : IBackupRow
 
     public object?[] Values() => [Id, EntryType, Value, Note, CreatedAt];
 }
-
-internal sealed record RestoreResult(string Message, long Domains, long Mailboxes, long Aliases);

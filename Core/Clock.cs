@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace MailPanel;
+namespace MailPanel.Core;
 
 /// <summary>Timestamps are stored and returned as RFC 3339 UTC strings with a Z, second precision.</summary>
 internal static class Clock

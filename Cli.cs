@@ -1,5 +1,8 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using MailPanel.Api;
+using MailPanel.Core;
+using MailPanel.Sys;
 
 namespace MailPanel;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace MailPanel;
+namespace MailPanel.Core;
 
 /// <summary>
 /// Field validators shared by every resource. Each returns null when the value is fine, else the
@@ -171,4 +171,8 @@ internal static class Validate
 
     public static string? Range(string field, double? value, double min, double max) =>
         value is null || (double.IsFinite(value.Value) && value >= min && value <= max) ? null : $"{field} must be between {min} and {max}";
+
+    /// <summary>address:port; port 0 asks the kernel for a free port (tests use it).</summary>
+    public static bool TryParseListen(string listen, out System.Net.IPEndPoint endpoint) =>
+        System.Net.IPEndPoint.TryParse(listen, out endpoint!) && listen.Contains(':', StringComparison.Ordinal);
 }

@@ -1,4 +1,4 @@
-namespace MailPanel;
+namespace MailPanel.Mail;
 
 /// <summary>
 /// The background reconcile worker. Mutations call <see cref="Request"/> after they commit; one

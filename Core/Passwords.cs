@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MailPanel;
+namespace MailPanel.Core;
 
 /// <summary>
 /// Password hashes as Dovecot reads them: "{BLF-CRYPT}" + bcrypt. BCrypt.Net-Next writes "$2b$"

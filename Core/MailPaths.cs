@@ -1,4 +1,5 @@
-namespace MailPanel;
+
+namespace MailPanel.Core;
 
 /// <summary>
 /// THE place that says where the mail stack lives on the managed host: every path is already under
@@ -8,10 +9,6 @@ namespace MailPanel;
 /// </summary>
 internal sealed record MailPaths
 {
-    public MailPaths(AppConfig config) : this(config.SysRoot)
-    {
-    }
-
     /// <summary>Pure: derives every path from SYSROOT alone (the renderer and its tests use this too).</summary>
     public MailPaths(string sysRoot)
     {

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace MailPanel;
+namespace MailPanel.Core;
 
 /// <summary>IP / CIDR allow-lists (admin-login and API-key whitelists). Empty = anyone.</summary>
 internal sealed class IpRules
