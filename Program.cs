@@ -1,6 +1,7 @@
 using MailPanel.Api;
 using MailPanel.Core;
 using MailPanel.Mail;
+using MailPanel.Rules;
 using MailPanel.Store;
 using MailPanel.Sys;
 
@@ -48,6 +49,11 @@ internal static class Program
         maildirs.EnsureRoot(); // /health reports a missing maildir root as an error
         maildirs.RemoveLeftovers(); // trees of deleted mailboxes/domains a crash left detached
         builder.Services.AddSingleton(maildirs);
+        // Domain rules: what a create/update/delete means, whoever asks (Rules/).
+        builder.Services.AddSingleton<MailTrees>();
+        builder.Services.AddSingleton<DomainRules>();
+        builder.Services.AddSingleton<MailboxRules>();
+        builder.Services.AddSingleton<AliasRules>();
         var paths = new MailPaths(config.SysRoot);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));

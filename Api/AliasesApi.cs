@@ -1,5 +1,6 @@
 using MailPanel.Core;
 using MailPanel.Mail;
+using MailPanel.Rules;
 using MailPanel.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -33,45 +34,18 @@ internal static class AliasesApi
         return AliasStore.Get(db, aliasId) is { } alias ? TypedResults.Ok(alias) : Errors.NotFound("alias not found");
     }
 
-    static async Task<Results<Created<Alias>, JsonHttpResult<ApiError>>> Create(HttpRequest request, Db db, Reconciler reconciler)
+    static async Task<Results<Created<Alias>, JsonHttpResult<ApiError>>> Create(HttpRequest request, AliasRules rules)
     {
         var body = await Body.Read(request, AppJson.Api.AliasCreate);
         if (!body.Ok) return body.Error!;
-        var input = body.Value!;
-        if (string.IsNullOrEmpty(input.Source)) return Errors.Validation("source is required");
-        var source = input.Source.ToLowerInvariant();
-        var at = source.LastIndexOf('@');
-        if (at <= 0 || at == source.Length - 1)
-            return Errors.Validation("source must be of the form local@domain", $"'{input.Source}' is not local@domain");
-        var local = source[..at];
-        var domainName = source[(at + 1)..];
-        if (!Validate.IsLocalPart(local))
-            return Errors.Validation("invalid source", $"'{local}' is not a valid local part (RFC 5321 dot-atom, at most 64 characters)");
-        var destination = Validate.AddressList(input.Destination, out var destinationError);
-        if (destination is null) return Errors.Validation("invalid destination", destinationError);
-
-        using var write = await db.BeginWrite();
-        if (DomainStore.GetByName(write, domainName) is not { } domain)
-            return Errors.Validation($"source domain {domainName} is not managed by this server");
-        if (AliasStore.SourceExists(write, source)) return Errors.Conflict($"alias {source} already exists");
-        var max = AliasStore.MaxInDomain(write, domain.Id);
-        if (AliasStore.CountInDomain(write, domain.Id) >= max)
-            return Errors.Conflict($"domain {domain.Name} has reached max_aliases ({max})");
-        var alias = AliasStore.Insert(write, domain.Id, source, destination);
-        write.Commit();
-        reconciler.Request("alias created");
-        return TypedResults.Created($"/api/v1/aliases/{alias.Id}", alias);
+        var done = await rules.Create(body.Value!.Source, body.Value.Destination);
+        return done.Ok ? TypedResults.Created($"/api/v1/aliases/{done.Value!.Id}", done.Value) : Errors.From(done);
     }
 
-    static async Task<Results<Ok<Ack>, JsonHttpResult<ApiError>>> Delete(string id, Db db, Reconciler reconciler)
+    static async Task<Results<Ok<Ack>, JsonHttpResult<ApiError>>> Delete(string id, AliasRules rules)
     {
         if (!Ids.TryParse(id, out var aliasId)) return Errors.InvalidId();
-        using (var write = await db.BeginWrite())
-        {
-            if (!AliasStore.Delete(write, aliasId)) return Errors.NotFound("alias not found");
-            write.Commit();
-        }
-        reconciler.Request("alias deleted");
-        return Ack.Ok("alias deleted");
+        var done = await rules.Delete(aliasId);
+        return done.Ok ? Ack.Ok("alias deleted") : Errors.From(done);
     }
 }

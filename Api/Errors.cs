@@ -1,3 +1,4 @@
+using MailPanel.Rules;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace MailPanel.Api;
@@ -28,6 +29,15 @@ internal static class Errors
 
     public static JsonHttpResult<ApiError> Unavailable(string error, string? detail = null) =>
         Make(StatusCodes.Status503ServiceUnavailable, "DEPENDENCY_UNAVAILABLE", error, detail);
+
+    /// <summary>A rule's refusal (Rules/Outcome.cs) as the reference's status and code.</summary>
+    public static JsonHttpResult<ApiError> From<T>(Outcome<T> refused) => refused.Refused switch
+    {
+        Refusal.Invalid => Validation(refused.Error, refused.Detail),
+        Refusal.NotFound => NotFound(refused.Error),
+        Refusal.Conflict => Conflict(refused.Error),
+        _ => Internal(refused.Error, refused.Detail),
+    };
 
     /// <summary>Writes an error outside an endpoint (gate, fallback, exception handler).</summary>
     public static Task Write(HttpContext context, int status, string code, string error, string? detail = null)

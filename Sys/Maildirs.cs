@@ -76,12 +76,6 @@ internal sealed class Maildirs(string vmailDir)
         return detached;
     }
 
-    /// <summary>Puts a detached tree back (the delete that detached it did not commit).</summary>
-    public static void Reattach(string? detached, string path)
-    {
-        if (detached is not null && Directory.Exists(detached) && !Directory.Exists(path)) Directory.Move(detached, path);
-    }
-
     public static void RemoveDetached(string? detached)
     {
         if (detached is not null && Directory.Exists(detached)) Directory.Delete(detached, recursive: true);

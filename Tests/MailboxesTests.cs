@@ -273,6 +273,27 @@ public class MailboxesTests
     }
 
     [Fact]
+    public async Task ADeleteRacingARecreateOfTheSameAddressNeverLeavesALiveMailboxWithoutItsTree()
+    {
+        // Tree steps run after the commit, in commit order (Rules/MailTrees.cs): a delete that
+        // committed first cannot move aside the fresh tree of a re-create that committed after it.
+        await using var s = await TestServer.Start();
+        var domainId = await s.CreateDomain("example.com");
+        var id = await s.CreateMailbox(domainId, "alice");
+        for (var round = 0; round < 10; round++)
+        {
+            var delete = s.Delete($"/api/v1/mailboxes/{id}");
+            var create = s.Post("/api/v1/mailboxes", $$"""{"domain_id":{{domainId}},"username":"alice","password":"pw-{{round}}"}""");
+            await Task.WhenAll(delete, create);
+            var list = await s.Get($"/api/v1/mailboxes?domain_id={domainId}");
+            var live = list.Json["data"]!.AsArray();
+            if (live.Count == 0) { id = await s.CreateMailbox(domainId, "alice"); continue; }
+            id = live[0]!["id"]!.GetValue<long>();
+            Assert.True(Directory.Exists(Path.Combine(Home(s, "example.com", "alice"), "Maildir", "cur")), $"round {round}: alice is live without her tree");
+        }
+    }
+
+    [Fact]
     public async Task TreesLeftDetachedByACrashAreRemovedByTheStartUpSweep()
     {
         // Program.cs runs RemoveLeftovers at start-up, after EnsureRoot.

@@ -1,0 +1,88 @@
+using MailPanel.Sys;
+
+namespace MailPanel.Rules;
+
+/// <summary>
+/// The maildir side of domain and mailbox writes, always after the database commit (never inside a
+/// transaction that could still roll back). Creates and deletes of domains and mailboxes hold
+/// <see cref="Lock"/> from before their write transaction until their tree step is done, so tree
+/// steps happen in commit order: a delete's "move the tree aside" can never reach the fresh tree of
+/// a re-create of the same address that committed after it.
+/// </summary>
+internal sealed class MailTrees(Maildirs maildirs, ILogger<MailTrees> log)
+{
+    readonly SemaphoreSlim order = new(1, 1);
+
+    public Maildirs Maildirs => maildirs;
+
+    /// <summary>Held across commit + tree step; dispose to release.</summary>
+    public async Task<IDisposable> Lock(CancellationToken cancel = default)
+    {
+        await order.WaitAsync(cancel);
+        return new Release(order);
+    }
+
+    sealed class Release(SemaphoreSlim order) : IDisposable
+    {
+        int done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref done, 1) == 0) order.Release();
+        }
+    }
+
+    /// <summary>
+    /// Makes the mailbox tree; on failure removes what this call made (a tree that was already there,
+    /// left by an earlier failed delete, is reused and never removed) and returns the error text.
+    /// </summary>
+    public string? ProvisionMailbox(string domain, string username)
+    {
+        var existed = maildirs.MailboxExists(domain, username);
+        try
+        {
+            maildirs.CreateMailbox(domain, username);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!existed) Quietly(() => { maildirs.RemoveMailbox(domain, username); return null; }, $"{username}@{domain}", "removed");
+            return e.Message;
+        }
+    }
+
+    public string? ProvisionDomain(string domain)
+    {
+        try
+        {
+            maildirs.CreateDomain(domain);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Moves a deleted mailbox's tree aside (under the lock); <see cref="Remove"/> deletes it after.</summary>
+    public string? DetachMailbox(string domain, string username) =>
+        Quietly(() => maildirs.DetachMailbox(domain, username), $"{username}@{domain}", "moved aside for removal");
+
+    public string? DetachDomain(string domain) => Quietly(() => maildirs.DetachDomain(domain), "domain " + domain, "moved aside for removal");
+
+    /// <summary>Deletes a detached tree (outside the lock: it may be large). The row is gone either way; a failure is logged for the operator.</summary>
+    public void Remove(string? detached, string what) => Quietly(() => { Maildirs.RemoveDetached(detached); return detached; }, what, "removed");
+
+    string? Quietly(Func<string?> step, string what, string verb)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("maildir of {What} could not be {Verb}: {Error}", what, verb, e.Message);
+            return null;
+        }
+    }
+}
