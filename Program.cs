@@ -54,6 +54,7 @@ internal static class Program
         builder.Services.AddSingleton<DomainRules>();
         builder.Services.AddSingleton<MailboxRules>();
         builder.Services.AddSingleton<AliasRules>();
+        builder.Services.AddSingleton<WhitelistRules>();
         var paths = new MailPaths(config.SysRoot);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
