@@ -58,20 +58,13 @@ internal sealed class DomainRules(Db db, MailTrees trees, Reconciler reconciler)
 
     public async Task<Outcome<Done>> Delete(long id)
     {
-        string? detached;
-        string name;
-        using (await trees.Lock())
+        var deleted = await trees.DeleteWithTree(db, write =>
         {
-            using (var write = await db.BeginWrite())
-            {
-                if (DomainStore.Get(write, id) is not { } domain) return Refused.NotFound("domain not found");
-                name = domain.Name;
-                DomainStore.Delete(write, id); // mailboxes, aliases and overrides go by ON DELETE CASCADE
-                write.Commit();
-            }
-            detached = trees.DetachDomain(name);
-        }
-        trees.Remove(detached, "domain " + name);
+            if (DomainStore.Get(write, id) is not { } domain) return null;
+            DomainStore.Delete(write, id); // mailboxes, aliases and overrides go by ON DELETE CASCADE
+            return ("domain " + domain.Name, () => trees.Maildirs.DetachDomain(domain.Name));
+        });
+        if (!deleted) return Refused.NotFound("domain not found");
         reconciler.Request("domain deleted");
         return Outcome<Done>.Done(default);
     }

@@ -1,3 +1,4 @@
+using MailPanel.Store;
 using MailPanel.Sys;
 
 namespace MailPanel.Rules;
@@ -64,14 +65,30 @@ internal sealed class MailTrees(Maildirs maildirs, ILogger<MailTrees> log)
         }
     }
 
-    /// <summary>Moves a deleted mailbox's tree aside (under the lock); <see cref="Remove"/> deletes it after.</summary>
-    public string? DetachMailbox(string domain, string username) =>
-        Quietly(() => maildirs.DetachMailbox(domain, username), $"{username}@{domain}", "moved aside for removal");
-
-    public string? DetachDomain(string domain) => Quietly(() => maildirs.DetachDomain(domain), "domain " + domain, "moved aside for removal");
-
-    /// <summary>Deletes a detached tree (outside the lock: it may be large). The row is gone either way; a failure is logged for the operator.</summary>
-    public void Remove(string? detached, string what) => Quietly(() => { Maildirs.RemoveDetached(detached); return detached; }, what, "removed");
+    /// <summary>
+    /// Deletes a row and then its tree: <paramref name="deleteRow"/> runs in one write transaction and
+    /// names the tree (null: no such row); after the commit the tree is moved aside under the lock and
+    /// removed outside it (it may be large). The row goes either way; a tree step that fails is logged.
+    /// </summary>
+    public async Task<bool> DeleteWithTree(Db db, Func<Db.Write, (string What, Func<string?> Detach)?> deleteRow)
+    {
+        string? detached;
+        string what;
+        using (await Lock())
+        {
+            (string What, Func<string?> Detach) tree;
+            using (var write = await db.BeginWrite())
+            {
+                if (deleteRow(write) is not { } found) return false;
+                tree = found;
+                write.Commit();
+            }
+            what = tree.What;
+            detached = Quietly(tree.Detach, what, "moved aside for removal");
+        }
+        Quietly(() => { Maildirs.RemoveDetached(detached); return detached; }, what, "removed");
+        return true;
+    }
 
     string? Quietly(Func<string?> step, string what, string verb)
     {

@@ -89,21 +89,14 @@ internal sealed class MailboxRules(Db db, MailTrees trees, Reconciler reconciler
 
     public async Task<Outcome<Done>> Delete(long id)
     {
-        string? detached;
-        string address;
-        using (await trees.Lock())
+        var deleted = await trees.DeleteWithTree(db, write =>
         {
-            using (var write = await db.BeginWrite())
-            {
-                if (MailboxStore.Get(write, id) is not { } mailbox) return Refused.NotFound("mailbox not found");
-                var domain = DomainStore.Get(write, mailbox.DomainId)!; // domain_id is a NOT NULL foreign key
-                address = $"{mailbox.Username}@{domain.Name}";
-                MailboxStore.Delete(write, id); // its overrides go by ON DELETE CASCADE
-                write.Commit();
-                detached = trees.DetachMailbox(domain.Name, mailbox.Username);
-            }
-        }
-        trees.Remove(detached, address);
+            if (MailboxStore.Get(write, id) is not { } mailbox) return null;
+            var domain = DomainStore.Get(write, mailbox.DomainId)!; // domain_id is a NOT NULL foreign key
+            MailboxStore.Delete(write, id); // its overrides go by ON DELETE CASCADE
+            return ($"{mailbox.Username}@{domain.Name}", () => trees.Maildirs.DetachMailbox(domain.Name, mailbox.Username));
+        });
+        if (!deleted) return Refused.NotFound("mailbox not found");
         reconciler.Request("mailbox deleted");
         return Outcome<Done>.Done(default);
     }
