@@ -8,7 +8,10 @@ namespace MailPanel.Rules;
 /// transaction that could still roll back). Creates and deletes of domains and mailboxes hold
 /// <see cref="Lock"/> from before their write transaction until their tree step is done, so tree
 /// steps happen in commit order: a delete's "move the tree aside" can never reach the fresh tree of
-/// a re-create of the same address that committed after it.
+/// a re-create of the same address that committed after it. A crash between a create's commit and
+/// its tree step leaves nothing half-done that matters: Dovecot (as vmail) makes the home, Maildir and
+/// the four standard folders on first login or delivery (dovecot.conf: mail_home, `auto = subscribe`),
+/// and a tree a crashed delete moved aside is swept at start-up (Maildirs.RemoveLeftovers).
 /// </summary>
 internal sealed class MailTrees(Maildirs maildirs, ILogger<MailTrees> log)
 {
