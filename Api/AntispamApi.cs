@@ -28,10 +28,12 @@ internal static class AntispamApi
     {
         var body = await Body.Read(request, AppJson.Api.AntispamConfig);
         if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
+        var fields = TierFields.Global.AntispamFields;
+        var values = TierRows.AntispamRow.Values(body.Value!, fields);
+        if (ConfigRules.Check(fields, values, overrides: false) is { } error) return Errors.Validation(error);
         using (var write = await db.BeginWrite())
         {
-            ConfigStore.SaveAntispam(write, ConfigRules.Normalize(body.Value!));
+            ConfigStore.SaveAntispam(write, ConfigRules.Normalize(fields, values));
             write.Commit();
         }
         reconciler.Request("anti-spam config saved");

@@ -54,14 +54,7 @@ internal static class BackupApi
                 $"the backup has schema_version {doc.SchemaVersion}; this build restores version {Schema.Version} only. Nothing was changed.");
         if (BackupCheck.Check(doc) is { } error) return Errors.Validation("invalid backup document", error);
         // Stored in the canonical spelling the config PUTs store (a backup taken here already is).
-        doc = doc with
-        {
-            GlobalConfig = ConfigRules.Normalize(doc.GlobalConfig),
-            MailboxDefaults = doc.MailboxDefaults with { ForwardTo = ConfigRules.NormalizeForward(doc.MailboxDefaults.ForwardTo)! },
-            MailboxOverrides = doc.MailboxOverrides.ConvertAll(o => o with { ForwardTo = ConfigRules.NormalizeForward(o.ForwardTo) }),
-        };
-
-        await BackupStore.Import(db, doc, context.RequestAborted);
+        await BackupStore.Import(db, doc, ConfigRules.Normalize, context.RequestAborted);
         reconciler.Request("backup restored");
         return TypedResults.Ok(new RestoreResult("backup restored", doc.Domains.Count, doc.Mailboxes.Count, doc.Aliases.Count));
     }

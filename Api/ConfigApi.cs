@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization.Metadata;
 using MailPanel.Core;
 using MailPanel.Mail;
 using MailPanel.Rules;
@@ -16,130 +17,76 @@ internal static class ConfigApi
     public static void MapConfigTiers(this IEndpointRouteBuilder app)
     {
         var config = app.MapGroup("/api/v1/config");
-        config.MapGet("/global", GetGlobal);
-        config.MapPut("/global", PutGlobal);
-        config.MapGet("/domain-defaults", GetDomainDefaults);
-        config.MapPut("/domain-defaults", PutDomainDefaults);
-        config.MapGet("/mailbox-defaults", GetMailboxDefaults);
-        config.MapPut("/mailbox-defaults", PutMailboxDefaults);
+        config.MapGet("/global", (Db db) => TypedResults.Ok(ConfigStore.Global.Read(db)));
+        config.MapPut("/global", (HttpRequest request, Db db, Reconciler reconciler) =>
+            ReplaceDefaults(request, AppJson.Api.GlobalConfig, ConfigStore.Global, "global config replaced", db, reconciler));
+        config.MapGet("/domain-defaults", (Db db) => TypedResults.Ok(ConfigStore.DomainDefaults.Read(db)));
+        config.MapPut("/domain-defaults", (HttpRequest request, Db db, Reconciler reconciler) =>
+            ReplaceDefaults(request, AppJson.Api.DomainDefaults, ConfigStore.DomainDefaults, "domain defaults replaced", db, reconciler));
+        config.MapGet("/mailbox-defaults", (Db db) => TypedResults.Ok(ConfigStore.MailboxDefaults.Read(db)));
+        config.MapPut("/mailbox-defaults", (HttpRequest request, Db db, Reconciler reconciler) =>
+            ReplaceDefaults(request, AppJson.Api.MailboxDefaults, ConfigStore.MailboxDefaults, "mailbox defaults replaced", db, reconciler));
 
         // The rest of /domains/:id and /mailboxes/:id is mapped by DomainsApi and MailboxesApi.
         var domain = app.MapGroup("/api/v1/domains/{id}");
-        domain.MapGet("/overrides", GetDomainOverrides);
-        domain.MapPut("/overrides", PutDomainOverrides);
+        domain.MapGet("/overrides", (string id, Db db) => GetOverrides(id, ConfigStore.DomainOverrides, "domain not found", db));
+        domain.MapPut("/overrides", (string id, HttpRequest request, Db db, Reconciler reconciler) =>
+            ReplaceOverrides(id, request, AppJson.Api.DomainOverrides, ConfigStore.DomainOverrides, "domain", db, reconciler));
         domain.MapGet("/effective", GetDomainEffective);
         var mailbox = app.MapGroup("/api/v1/mailboxes/{id}");
-        mailbox.MapGet("/overrides", GetMailboxOverrides);
-        mailbox.MapPut("/overrides", PutMailboxOverrides);
+        mailbox.MapGet("/overrides", (string id, Db db) => GetOverrides(id, ConfigStore.MailboxOverrides, "mailbox not found", db));
+        mailbox.MapPut("/overrides", (string id, HttpRequest request, Db db, Reconciler reconciler) =>
+            ReplaceOverrides(id, request, AppJson.Api.MailboxOverrides, ConfigStore.MailboxOverrides, "mailbox", db, reconciler));
         mailbox.MapGet("/effective", GetMailboxEffective);
     }
 
-    // ---- the three tiers ----
-
-    static Ok<GlobalConfig> GetGlobal(Db db) => TypedResults.Ok(ConfigStore.Global(db));
-
-    static async Task<Results<Ok<GlobalConfig>, JsonHttpResult<ApiError>>> PutGlobal(HttpRequest request, Db db, Reconciler reconciler)
+    /// <summary>PUT of a defaults row: the whole row is checked, put in its canonical spelling and replaced.</summary>
+    static async Task<Results<Ok<T>, JsonHttpResult<ApiError>>> ReplaceDefaults<T>(
+        HttpRequest request, JsonTypeInfo<T> type, DefaultsRow<T> tier, string reason, Db db, Reconciler reconciler) where T : class
     {
-        var body = await Body.Read(request, AppJson.Api.GlobalConfig);
+        var body = await Body.Read(request, type);
         if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
-        var input = ConfigRules.Normalize(body.Value!);
-        GlobalConfig saved;
+        var values = tier.Values(body.Value!);
+        if (ConfigRules.Check(tier.Tier.Fields, values, overrides: false) is { } error) return Errors.Validation(error);
+        T saved;
         using (var write = await db.BeginWrite())
         {
-            saved = ConfigStore.SaveGlobal(write, input);
+            saved = tier.Save(write, ConfigRules.Normalize(tier.Tier.Fields, values));
             write.Commit();
         }
-        reconciler.Request("global config replaced");
+        reconciler.Request(reason);
         return TypedResults.Ok(saved);
     }
 
-    static Ok<DomainDefaults> GetDomainDefaults(Db db) => TypedResults.Ok(ConfigStore.DomainDefaults(db));
-
-    static async Task<Results<Ok<DomainDefaults>, JsonHttpResult<ApiError>>> PutDomainDefaults(HttpRequest request, Db db, Reconciler reconciler)
+    static Results<Ok<T>, JsonHttpResult<ApiError>> GetOverrides<T>(string id, OverridesRow<T> tier, string notFound, Db db) where T : class
     {
-        var body = await Body.Read(request, AppJson.Api.DomainDefaults);
-        if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
-        DomainDefaults saved;
-        using (var write = await db.BeginWrite())
-        {
-            saved = ConfigStore.SaveDomainDefaults(write, body.Value!);
-            write.Commit();
-        }
-        reconciler.Request("domain defaults replaced");
-        return TypedResults.Ok(saved);
+        if (!Ids.TryParse(id, out var parentId)) return Errors.InvalidId();
+        return tier.Read(db, parentId) is { } o ? TypedResults.Ok(o) : Errors.NotFound(notFound);
     }
 
-    static Ok<MailboxDefaults> GetMailboxDefaults(Db db) => TypedResults.Ok(ConfigStore.MailboxDefaults(db));
-
-    static async Task<Results<Ok<MailboxDefaults>, JsonHttpResult<ApiError>>> PutMailboxDefaults(HttpRequest request, Db db, Reconciler reconciler)
+    /// <summary>PUT of an override row: omitted or null fields inherit; the row is replaced whole and answered as stored.</summary>
+    static async Task<Results<Ok<T>, JsonHttpResult<ApiError>>> ReplaceOverrides<T>(
+        string id, HttpRequest request, JsonTypeInfo<T> type, OverridesRow<T> tier, string parent, Db db, Reconciler reconciler) where T : class
     {
-        var body = await Body.Read(request, AppJson.Api.MailboxDefaults);
+        if (!Ids.TryParse(id, out var parentId)) return Errors.InvalidId();
+        var body = await Body.Read(request, type);
         if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
-        var input = body.Value! with { ForwardTo = ConfigRules.NormalizeForward(body.Value!.ForwardTo)! };
-        MailboxDefaults saved;
+        var values = tier.Values(body.Value!);
+        if (ConfigRules.Check(tier.Tier.Overridable, values, overrides: true) is { } error) return Errors.Validation(error);
+        values = ConfigRules.Normalize(tier.Tier.Overridable, values);
         using (var write = await db.BeginWrite())
         {
-            saved = ConfigStore.SaveMailboxDefaults(write, input);
+            if (!tier.Save(write, parentId, values)) return Errors.NotFound($"{parent} not found");
             write.Commit();
         }
-        reconciler.Request("mailbox defaults replaced");
-        return TypedResults.Ok(saved);
-    }
-
-    // ---- per-domain ----
-
-    static Results<Ok<DomainOverrides>, JsonHttpResult<ApiError>> GetDomainOverrides(string id, Db db)
-    {
-        if (!Ids.TryParse(id, out var domainId)) return Errors.InvalidId();
-        return ConfigStore.DomainOverrides(db, domainId) is { } o ? TypedResults.Ok(o) : Errors.NotFound("domain not found");
-    }
-
-    static async Task<Results<Ok<DomainOverrides>, JsonHttpResult<ApiError>>> PutDomainOverrides(string id, HttpRequest request, Db db, Reconciler reconciler)
-    {
-        if (!Ids.TryParse(id, out var domainId)) return Errors.InvalidId();
-        var body = await Body.Read(request, AppJson.Api.DomainOverrides);
-        if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
-        using (var write = await db.BeginWrite())
-        {
-            if (!ConfigStore.SaveDomainOverrides(write, domainId, body.Value!)) return Errors.NotFound("domain not found");
-            write.Commit();
-        }
-        reconciler.Request("domain overrides replaced");
-        return TypedResults.Ok(body.Value!);
+        reconciler.Request($"{parent} overrides replaced");
+        return TypedResults.Ok(tier.Build(values));
     }
 
     static Results<Ok<DomainEffective>, JsonHttpResult<ApiError>> GetDomainEffective(string id, Db db)
     {
         if (!Ids.TryParse(id, out var domainId)) return Errors.InvalidId();
         return ConfigStore.EffectiveDomain(db, domainId) is { } e ? TypedResults.Ok(e) : Errors.NotFound("domain not found");
-    }
-
-    // ---- per-mailbox ----
-
-    static Results<Ok<MailboxOverrides>, JsonHttpResult<ApiError>> GetMailboxOverrides(string id, Db db)
-    {
-        if (!Ids.TryParse(id, out var mailboxId)) return Errors.InvalidId();
-        return ConfigStore.MailboxOverrides(db, mailboxId) is { } o ? TypedResults.Ok(o) : Errors.NotFound("mailbox not found");
-    }
-
-    static async Task<Results<Ok<MailboxOverrides>, JsonHttpResult<ApiError>>> PutMailboxOverrides(string id, HttpRequest request, Db db, Reconciler reconciler)
-    {
-        if (!Ids.TryParse(id, out var mailboxId)) return Errors.InvalidId();
-        var body = await Body.Read(request, AppJson.Api.MailboxOverrides);
-        if (!body.Ok) return body.Error!;
-        if (ConfigRules.Check(body.Value!) is { } error) return Errors.Validation(error);
-        var input = body.Value! with { ForwardTo = ConfigRules.NormalizeForward(body.Value!.ForwardTo) };
-        using (var write = await db.BeginWrite())
-        {
-            if (!ConfigStore.SaveMailboxOverrides(write, mailboxId, input)) return Errors.NotFound("mailbox not found");
-            write.Commit();
-        }
-        reconciler.Request("mailbox overrides replaced");
-        return TypedResults.Ok(input);
     }
 
     static Results<Ok<MailboxEffective>, JsonHttpResult<ApiError>> GetMailboxEffective(string id, Db db)

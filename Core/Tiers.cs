@@ -63,42 +63,44 @@ internal sealed record MailboxDefaults
     public string? UpdatedAt { get; init; }
 }
 
-/// <summary>One domain's override row; null = inherit. Also the PUT body (omitted = null).</summary>
-internal sealed record DomainOverrides(
-    long? QuotaTotalBytes,
-    long? MaxMailboxes,
-    long? MaxAliases,
-    long? MessageSizeLimit,
-    bool? DkimEnabled,
-    string? SpfPolicy,
-    string? DmarcPolicy,
-    double? SpamThreshold,
-    string? SpamAction,
-    string? ClamavAction,
-    bool? GreylistingEnabled,
-    bool? RequireTlsInbound)
+/// <summary>One domain's override row; null = inherit. Also the PUT body (omitted = null) and, with its key, the backup row.</summary>
+internal record DomainOverrides
 {
-    public static DomainOverrides None { get; } = new(null, null, null, null, null, null, null, null, null, null, null, null);
+    public long? QuotaTotalBytes { get; init; }
+    public long? MaxMailboxes { get; init; }
+    public long? MaxAliases { get; init; }
+    public long? MessageSizeLimit { get; init; }
+    public bool? DkimEnabled { get; init; }
+    public string? SpfPolicy { get; init; }
+    public string? DmarcPolicy { get; init; }
+    public double? SpamThreshold { get; init; }
+    public string? SpamAction { get; init; }
+    public string? ClamavAction { get; init; }
+    public bool? GreylistingEnabled { get; init; }
+    public bool? RequireTlsInbound { get; init; }
+
+    public static DomainOverrides None { get; } = new();
 }
 
-/// <summary>One mailbox's override row; null = inherit. Also the PUT body (omitted = null).</summary>
-internal sealed record MailboxOverrides(
-    bool? EnabledSmtp,
-    bool? EnabledImap,
-    bool? EnabledPop3,
-    long? MaxSendPerDay,
-    long? MaxRecipientsPerMessage,
-    long? MessageSizeLimit,
-    double? SpamThreshold,
-    string? SpamAction,
-    double? AutoJunkThreshold,
-    bool? VacationEnabled,
-    string? VacationMessage,
-    string? ForwardTo,
-    bool? ForwardKeepCopy,
-    bool? RequireTlsClient)
+/// <summary>One mailbox's override row; null = inherit. Also the PUT body (omitted = null) and, with its key, the backup row.</summary>
+internal record MailboxOverrides
 {
-    public static MailboxOverrides None { get; } = new(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    public bool? EnabledSmtp { get; init; }
+    public bool? EnabledImap { get; init; }
+    public bool? EnabledPop3 { get; init; }
+    public long? MaxSendPerDay { get; init; }
+    public long? MaxRecipientsPerMessage { get; init; }
+    public long? MessageSizeLimit { get; init; }
+    public double? SpamThreshold { get; init; }
+    public string? SpamAction { get; init; }
+    public double? AutoJunkThreshold { get; init; }
+    public bool? VacationEnabled { get; init; }
+    public string? VacationMessage { get; init; }
+    public string? ForwardTo { get; init; }
+    public bool? ForwardKeepCopy { get; init; }
+    public bool? RequireTlsClient { get; init; }
+
+    public static MailboxOverrides None { get; } = new();
 }
 
 /// <summary>The DNSBL + greylist subset of global_config (section 10). Every field is required on PUT.</summary>

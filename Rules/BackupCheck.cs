@@ -93,7 +93,7 @@ internal static class BackupCheck
             if (o is null) return $"{at}: must be an object";
             if (!domains.ContainsKey(o.DomainId)) return $"{at}.domain_id: no domain with id {o.DomainId} in the backup";
             if (!overridden.Add(o.DomainId)) return $"{at}.domain_id: duplicate overrides for domain {o.DomainId}";
-            if (ConfigRules.Check(o.Overrides()) is { } oe) return $"{at}.{oe}";
+            if (ConfigRules.Check(o) is { } oe) return $"{at}.{oe}";
         }
         overridden.Clear();
         for (var i = 0; i < doc.MailboxOverrides.Count; i++)
@@ -103,7 +103,7 @@ internal static class BackupCheck
             if (o is null) return $"{at}: must be an object";
             if (!mailboxes.Contains(o.MailboxId)) return $"{at}.mailbox_id: no mailbox with id {o.MailboxId} in the backup";
             if (!overridden.Add(o.MailboxId)) return $"{at}.mailbox_id: duplicate overrides for mailbox {o.MailboxId}";
-            if (ConfigRules.Check(o.Overrides()) is { } oe) return $"{at}.{oe}";
+            if (ConfigRules.Check(o) is { } oe) return $"{at}.{oe}";
         }
 
         var ids = new HashSet<long>();

@@ -1,135 +1,98 @@
 using MailPanel.Core;
+using MailPanel.Store;
 
 namespace MailPanel.Rules;
 
 /// <summary>
-/// Field rules shared by the tiers, the overrides and the anti-spam subset. Each Check returns the
-/// first failure (naming the field) or null. In the override rows null means inherit and is always fine.
+/// The tiers' field rules and canonical spellings, applied field by field from each field's
+/// <see cref="Rule"/> and <see cref="Norm"/> in <see cref="TierFields"/>. Check returns the first
+/// failure (naming the field) or null. In an override row null means inherit and is always fine; in
+/// a defaults row a null text is "required" unless the field inherits (its seed is NULL).
 /// </summary>
 internal static class ConfigRules
 {
-    public const long MinMessageSize = 1024;
-    public const long MaxGreylistDelaySeconds = 86_400;
-    public const long MaxGreylistAgeDays = 3650;
-    public const double MaxSpamScore = 100;
-    public const int MaxVacationMessage = 10_000;
-
-    static readonly string[] TlsVersions = ["TLSv1.2", "TLSv1.3"];
-    static readonly string[] CipherPolicies = ["medium", "high"];
-    static readonly string[] SpfPolicies = ["-all", "~all", "?all"];
-    static readonly string[] DmarcPolicies = ["none", "quarantine", "reject"];
-    static readonly string[] Actions = ["tag", "quarantine", "reject"];
-
-    public static string? Check(GlobalConfig g) =>
-        MessageSize(g.MessageSizeLimit)
-        ?? Validate.Range("max_smtpd_connections", g.MaxSmtpdConnections, 1, Validate.MaxCount)
-        ?? Validate.Range("max_smtpd_rate_per_min", g.MaxSmtpdRatePerMin, 0, Validate.MaxCount)
-        ?? Validate.NetworkList("relay_networks", g.RelayNetworks, allowEmpty: false)
-        ?? Validate.OneOf("tls_min_version", g.TlsMinVersion, TlsVersions)
-        ?? Validate.OneOf("cipher_policy", g.CipherPolicy, CipherPolicies)
-        ?? SpamHost(g.SpamRemoteHost)
-        ?? Validate.Range("spam_remote_port", g.SpamRemotePort, 1, 65535)
-        ?? Validate.NetworkList("spam_remote_network", g.SpamRemoteNetwork, allowEmpty: true)
-        ?? Antispam(g.DnsblZones, g.GreylistDelaySeconds, g.GreylistMaxAgeDays);
-
-    public static string? Check(AntispamConfig a) => Antispam(a.DnsblZones, a.GreylistDelaySeconds, a.GreylistMaxAgeDays);
-
-    public static string? Check(DomainDefaults d) =>
-        Bytes("quota_total_bytes", d.QuotaTotalBytes)
-        ?? Count("max_mailboxes", d.MaxMailboxes)
-        ?? Count("max_aliases", d.MaxAliases)
-        ?? MessageSize(d.MessageSizeLimit)
-        ?? Validate.OneOf("spf_policy", d.SpfPolicy, SpfPolicies)
-        ?? Validate.OneOf("dmarc_policy", d.DmarcPolicy, DmarcPolicies)
-        ?? Score("spam_threshold", d.SpamThreshold)
-        ?? Validate.OneOf("spam_action", d.SpamAction, Actions)
-        ?? Validate.OneOf("clamav_action", d.ClamavAction, Actions);
-
-    public static string? Check(DomainOverrides o) =>
-        Bytes("quota_total_bytes", o.QuotaTotalBytes)
-        ?? Count("max_mailboxes", o.MaxMailboxes)
-        ?? Count("max_aliases", o.MaxAliases)
-        ?? MessageSize(o.MessageSizeLimit)
-        ?? Optional("spf_policy", o.SpfPolicy, SpfPolicies)
-        ?? Optional("dmarc_policy", o.DmarcPolicy, DmarcPolicies)
-        ?? Score("spam_threshold", o.SpamThreshold)
-        ?? Optional("spam_action", o.SpamAction, Actions)
-        ?? Optional("clamav_action", o.ClamavAction, Actions);
-
-    public static string? Check(MailboxDefaults d) =>
-        Bytes("quota_bytes", d.QuotaBytes)
-        ?? Count("max_send_per_day", d.MaxSendPerDay)
-        ?? Count("max_recipients_per_message", d.MaxRecipientsPerMessage)
-        ?? MessageSize(d.MessageSizeLimit)
-        ?? Score("spam_threshold", d.SpamThreshold)
-        ?? Optional("spam_action", d.SpamAction, Actions)
-        ?? Score("auto_junk_threshold", d.AutoJunkThreshold)
-        ?? (d.VacationMessage is null ? "vacation_message is required" : VacationMessage(d.VacationMessage))
-        ?? (d.ForwardTo is null ? "forward_to is required" : Forward(d.ForwardTo));
-
-    public static string? Check(MailboxOverrides o) =>
-        Count("max_send_per_day", o.MaxSendPerDay)
-        ?? Count("max_recipients_per_message", o.MaxRecipientsPerMessage)
-        ?? MessageSize(o.MessageSizeLimit)
-        ?? Score("spam_threshold", o.SpamThreshold)
-        ?? Optional("spam_action", o.SpamAction, Actions)
-        ?? Score("auto_junk_threshold", o.AutoJunkThreshold)
-        ?? (o.VacationMessage is null ? null : VacationMessage(o.VacationMessage))
-        ?? (o.ForwardTo is null ? null : Forward(o.ForwardTo));
-
-    /// <summary>Canonical spelling of the list fields: single spaces, lower-case names.</summary>
-    public static GlobalConfig Normalize(GlobalConfig g) => g with
+    /// <param name="values">The values of <paramref name="fields"/>, in their order.</param>
+    /// <param name="overrides">True for an override row: null is inherit.</param>
+    public static string? Check(IReadOnlyList<TierField> fields, object?[] values, bool overrides)
     {
-        RelayNetworks = Words(g.RelayNetworks),
-        SpamRemoteHost = g.SpamRemoteHost.Trim().ToLowerInvariant(),
-        SpamRemoteNetwork = Words(g.SpamRemoteNetwork),
-        DnsblZones = Words(g.DnsblZones).ToLowerInvariant(),
+        for (var i = 0; i < fields.Count; i++)
+            if (Check(fields[i], values[i], fields, values, nullAllowed: overrides || fields[i].Inherits) is { } error) return error;
+        return null;
+    }
+
+    // The backup check's entry points: a whole row of each kind.
+
+    public static string? Check(GlobalConfig g) => Check(TierFields.Global.Fields, ConfigStore.Global.Values(g), false);
+
+    public static string? Check(DomainDefaults d) => Check(TierFields.Domain.Fields, ConfigStore.DomainDefaults.Values(d), false);
+
+    public static string? Check(MailboxDefaults m) => Check(TierFields.Mailbox.Fields, ConfigStore.MailboxDefaults.Values(m), false);
+
+    public static string? Check(DomainOverrides o) => Check(TierFields.Domain.Overridable, ConfigStore.DomainOverrides.Values(o), true);
+
+    public static string? Check(MailboxOverrides o) => Check(TierFields.Mailbox.Overridable, ConfigStore.MailboxOverrides.Values(o), true);
+
+    /// <summary>The values in their canonical spelling (a new array; null stays null).</summary>
+    public static object?[] Normalize(IReadOnlyList<TierField> fields, object?[] values)
+    {
+        var result = (object?[])values.Clone();
+        for (var i = 0; i < fields.Count; i++)
+            result[i] = Normalize(fields[i], result[i]);
+        return result;
+    }
+
+    public static object? Normalize(TierField field, object? value) => value is string text ? Normalize(field.Norm, text) : value;
+
+    static string Normalize(Norm norm, string text) => norm switch
+    {
+        Norm.Words => Words(text),
+        Norm.WordsLower => Words(text).ToLowerInvariant(),
+        Norm.TrimLower => text.Trim().ToLowerInvariant(),
+        // "" stays "" (no forwarding); a list becomes "a@x, b@y" (see Validate.AddressList).
+        Norm.AddressList => string.IsNullOrWhiteSpace(text) ? text.Trim() : Validate.AddressList(text, out _)!,
+        _ => text,
     };
-
-    public static AntispamConfig Normalize(AntispamConfig a) => a with { DnsblZones = Words(a.DnsblZones).ToLowerInvariant() };
-
-    /// <summary>"" stays "" (no forwarding); a list becomes "a@x, b@y" (see Validate.AddressList).</summary>
-    public static string? NormalizeForward(string? forwardTo) =>
-        string.IsNullOrWhiteSpace(forwardTo) ? forwardTo?.Trim() : Validate.AddressList(forwardTo, out _);
 
     static string Words(string value) => string.Join(' ', value.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
-    static string? MessageSize(long? value) => Validate.Range("message_size_limit", value, MinMessageSize, Validate.MaxBytes);
-
-    static string? Bytes(string field, long? value) => Validate.Range(field, value, 0, Validate.MaxBytes);
-
-    static string? Count(string field, long? value) => Validate.Range(field, value, 0, Validate.MaxCount);
-
-    static string? Score(string field, double? value) => Validate.Range(field, value, 0, MaxSpamScore);
-
-    static string? Optional(string field, string? value, string[] allowed) => value is null ? null : Validate.OneOf(field, value, allowed);
-
-    static string? SpamHost(string? host)
+    static string? Check(TierField field, object? value, IReadOnlyList<TierField> fields, object?[] values, bool nullAllowed)
     {
-        if (host is null) return "spam_remote_host is required";
-        var h = host.Trim();
-        return h.Length == 0 || Validate.IsHostName(h) || Validate.IsIpLiteral(h)
-            ? null
-            : "spam_remote_host must be empty, a host name or an IP address";
-    }
-
-    static string? Antispam(string? zones, long delay, long maxAge)
-    {
-        if (Validate.DomainList("dnsbl_zones", zones) is { } error) return error;
-        if (delay < 0 || maxAge < 0) return "greylist delay and max-age must be non-negative";
-        return Validate.Range("greylist_delay_seconds", delay, 0, MaxGreylistDelaySeconds)
-            ?? Validate.Range("greylist_max_age_days", maxAge, 0, MaxGreylistAgeDays);
-    }
-
-    static string? VacationMessage(string text) =>
-        text.Length > MaxVacationMessage ? $"vacation_message must be at most {MaxVacationMessage} characters"
-        : !Validate.IsPlainText(text) ? "vacation_message must not contain control characters other than tab and line breaks"
-        : null;
-
-    static string? Forward(string value)
-    {
-        if (value.Trim().Length == 0) return null;
-        Validate.AddressList(value, out var error);
-        return error is null ? null : $"forward_to: {error}";
+        var rule = field.Rule;
+        if (value is null)
+        {
+            if (nullAllowed || field.Kind != ColumnKind.Text) return null; // a null number or bool never gets past the JSON reader
+            if (rule?.Kind != RuleKind.OneOf) return $"{field.Name} is required";
+        }
+        if (rule is null) return null;
+        var name = field.Name;
+        var text = value as string;
+        switch (rule.Kind)
+        {
+            case RuleKind.Range:
+                return value is double d ? Validate.Range(name, d, rule.Min, rule.Max) : Validate.Range(name, (long)value!, rule.Min, rule.Max);
+            case RuleKind.OneOf: return Validate.OneOf(name, text, rule.Allowed!);
+            case RuleKind.Networks: return Validate.NetworkList(name, text, allowEmpty: false);
+            case RuleKind.NetworksOrEmpty: return Validate.NetworkList(name, text, allowEmpty: true);
+            case RuleKind.Zones: return Validate.DomainList(name, text);
+            case RuleKind.Host:
+                var host = text!.Trim();
+                return host.Length == 0 || Validate.IsHostName(host) || Validate.IsIpLiteral(host)
+                    ? null
+                    : $"{name} must be empty, a host name or an IP address";
+            case RuleKind.Greylist:
+                for (var i = 0; i < fields.Count; i++)
+                    if (fields[i].Rule?.Kind == RuleKind.Greylist && values[i] is long n && n < 0)
+                        return "greylist delay and max-age must be non-negative";
+                return Validate.Range(name, (long)value!, rule.Min, rule.Max);
+            case RuleKind.Vacation:
+                return text!.Length > ConfigLimits.MaxVacationMessage ? $"{name} must be at most {ConfigLimits.MaxVacationMessage} characters"
+                    : !Validate.IsPlainText(text) ? $"{name} must not contain control characters other than tab and line breaks"
+                    : null;
+            case RuleKind.AddressList:
+                if (text!.Trim().Length == 0) return null;
+                Validate.AddressList(text, out var error);
+                return error is null ? null : $"{name}: {error}";
+            default: return null;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using MailPanel.Core;
 
 namespace MailPanel.Store;
@@ -6,7 +7,8 @@ namespace MailPanel.Store;
 // column is nullable), unknown fields rejected. Field order of each Values() = its BackupStore table.
 // The three tiers are the config routes' own records (GET shape = PUT body), so a restore is checked
 // by the same ConfigRules; their updated_at, optional on PUT, is required here by BackupCheck. An
-// override row is the route's override record plus the row id, flat as in the table.
+// override row is the route's override record plus the row id, flat as in the table; as on PUT, an
+// override field left out is null (inherit).
 
 internal sealed record BackupDocument
 {
@@ -60,59 +62,22 @@ internal sealed record BackupAlias : IBackupRow
     public object?[] Values() => [Id, DomainId, Source, Destination, CreatedAt];
 }
 
-internal sealed record BackupDomainOverride : IBackupRow
+/// <summary>A domain_overrides row: the domain's id, then the override fields (Core/TierFields.cs).</summary>
+internal sealed record BackupDomainOverride : DomainOverrides, IBackupRow
 {
+    [JsonPropertyOrder(-1)]
     public required long DomainId { get; init; }
-    public required long? QuotaTotalBytes { get; init; }
-    public required long? MaxMailboxes { get; init; }
-    public required long? MaxAliases { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required bool? DkimEnabled { get; init; }
-    public required string? SpfPolicy { get; init; }
-    public required string? DmarcPolicy { get; init; }
-    public required double? SpamThreshold { get; init; }
-    public required string? SpamAction { get; init; }
-    public required string? ClamavAction { get; init; }
-    public required bool? GreylistingEnabled { get; init; }
-    public required bool? RequireTlsInbound { get; init; }
 
-    /// <summary>The row as the PUT /domains/:id/overrides body, for <see cref="ConfigRules"/>.</summary>
-    public DomainOverrides Overrides() =>
-        new(QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy, SpamThreshold,
-            SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound);
-
-    public object?[] Values() =>
-        [DomainId, QuotaTotalBytes, MaxMailboxes, MaxAliases, MessageSizeLimit, DkimEnabled, SpfPolicy, DmarcPolicy,
-         SpamThreshold, SpamAction, ClamavAction, GreylistingEnabled, RequireTlsInbound];
+    public object?[] Values() => [DomainId, .. ConfigStore.DomainOverrides.Values(this)];
 }
 
-internal sealed record BackupMailboxOverride : IBackupRow
+/// <summary>A mailbox_overrides row: the mailbox's id, then the override fields (Core/TierFields.cs).</summary>
+internal sealed record BackupMailboxOverride : MailboxOverrides, IBackupRow
 {
+    [JsonPropertyOrder(-1)]
     public required long MailboxId { get; init; }
-    public required bool? EnabledSmtp { get; init; }
-    public required bool? EnabledImap { get; init; }
-    public required bool? EnabledPop3 { get; init; }
-    public required long? MaxSendPerDay { get; init; }
-    public required long? MaxRecipientsPerMessage { get; init; }
-    public required long? MessageSizeLimit { get; init; }
-    public required double? SpamThreshold { get; init; }
-    public required string? SpamAction { get; init; }
-    public required double? AutoJunkThreshold { get; init; }
-    public required bool? VacationEnabled { get; init; }
-    public required string? VacationMessage { get; init; }
-    public required string? ForwardTo { get; init; }
-    public required bool? ForwardKeepCopy { get; init; }
-    public required bool? RequireTlsClient { get; init; }
 
-    /// <summary>The row as the PUT /mailboxes/:id/overrides body, for <see cref="ConfigRules"/>.</summary>
-    public MailboxOverrides Overrides() =>
-        new(EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit, SpamThreshold,
-            SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy, RequireTlsClient);
-
-    public object?[] Values() =>
-        [MailboxId, EnabledSmtp, EnabledImap, EnabledPop3, MaxSendPerDay, MaxRecipientsPerMessage, MessageSizeLimit,
-         SpamThreshold, SpamAction, AutoJunkThreshold, VacationEnabled, VacationMessage, ForwardTo, ForwardKeepCopy,
-         RequireTlsClient];
+    public object?[] Values() => [MailboxId, .. ConfigStore.MailboxOverrides.Values(this)];
 }
 
 internal sealed record BackupTlsCert : IBackupRow

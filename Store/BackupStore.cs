@@ -5,8 +5,6 @@ using Microsoft.Data.Sqlite;
 
 namespace MailPanel.Store;
 
-internal enum ColumnKind { Int, Bool, Real, Text }
-
 /// <summary>
 /// One table of the backup document: its columns in document order (= the order of the
 /// <see cref="IBackupRow.Values"/> of its row type). A singleton tier row (CHECK id = 1) is written
@@ -21,6 +19,9 @@ internal sealed record BackupTable(string Name, string Key, bool Singleton, (str
         : $"INSERT INTO {Name}({string.Join(", ", Columns.Select(c => c.Name))}) VALUES({string.Join(", ", Columns.Select((_, i) => $"$p{i}"))})";
 
     public JsonEncodedText[] Names { get; } = [.. Columns.Select(c => JsonEncodedText.Encode(c.Name))];
+
+    /// <summary>For a tier table, the field behind each column (null for the key and updated_at).</summary>
+    public TierField?[]? Fields { get; init; }
 }
 
 /// <summary>A document row: its column values in <see cref="BackupTable.Columns"/> order.</summary>
@@ -47,33 +48,20 @@ internal static class BackupStore
     public static readonly BackupTable Aliases = new("aliases", "id", false,
         [("id", I), ("domain_id", I), ("source", T), ("destination", T), ("created_at", T)]);
 
-    public static readonly BackupTable GlobalConfig = new("global_config", "id", true,
-        [("message_size_limit", I), ("max_smtpd_connections", I), ("max_smtpd_rate_per_min", I), ("relay_networks", T),
-         ("tls_min_version", T), ("cipher_policy", T), ("spam_remote_host", T), ("spam_remote_port", I),
-         ("spam_remote_network", T), ("dnsbl_enabled", B), ("dnsbl_zones", T), ("greylist_enabled", B),
-         ("greylist_delay_seconds", I), ("greylist_max_age_days", I), ("updated_at", T)]);
+    // The tier tables' columns come from Core/TierFields.cs: a singleton row's fields plus updated_at,
+    // an override row's key plus the overridable fields.
+    public static readonly BackupTable GlobalConfig = Defaults(TierFields.Global);
+    public static readonly BackupTable DomainDefaults = Defaults(TierFields.Domain);
+    public static readonly BackupTable MailboxDefaults = Defaults(TierFields.Mailbox);
+    public static readonly BackupTable DomainOverrides = Overrides(TierFields.Domain);
+    public static readonly BackupTable MailboxOverrides = Overrides(TierFields.Mailbox);
 
-    public static readonly BackupTable DomainDefaults = new("domain_defaults", "id", true,
-        [("quota_total_bytes", I), ("max_mailboxes", I), ("max_aliases", I), ("message_size_limit", I), ("dkim_enabled", B),
-         ("spf_policy", T), ("dmarc_policy", T), ("spam_threshold", R), ("spam_action", T), ("clamav_action", T),
-         ("greylisting_enabled", B), ("require_tls_inbound", B), ("updated_at", T)]);
+    static BackupTable Defaults(TierTable tier) =>
+        new(tier.Table, "id", true, [.. tier.Fields.Select(f => (f.Name, f.Kind)), ("updated_at", T)]) { Fields = [.. tier.Fields, null] };
 
-    public static readonly BackupTable MailboxDefaults = new("mailbox_defaults", "id", true,
-        [("quota_bytes", I), ("enabled_smtp", B), ("enabled_imap", B), ("enabled_pop3", B), ("max_send_per_day", I),
-         ("max_recipients_per_message", I), ("message_size_limit", I), ("spam_threshold", R), ("spam_action", T),
-         ("auto_junk_threshold", R), ("vacation_enabled", B), ("vacation_message", T), ("forward_to", T),
-         ("forward_keep_copy", B), ("require_tls_client", B), ("updated_at", T)]);
-
-    public static readonly BackupTable DomainOverrides = new("domain_overrides", "domain_id", false,
-        [("domain_id", I), ("quota_total_bytes", I), ("max_mailboxes", I), ("max_aliases", I), ("message_size_limit", I),
-         ("dkim_enabled", B), ("spf_policy", T), ("dmarc_policy", T), ("spam_threshold", R), ("spam_action", T),
-         ("clamav_action", T), ("greylisting_enabled", B), ("require_tls_inbound", B)]);
-
-    public static readonly BackupTable MailboxOverrides = new("mailbox_overrides", "mailbox_id", false,
-        [("mailbox_id", I), ("enabled_smtp", B), ("enabled_imap", B), ("enabled_pop3", B), ("max_send_per_day", I),
-         ("max_recipients_per_message", I), ("message_size_limit", I), ("spam_threshold", R), ("spam_action", T),
-         ("auto_junk_threshold", R), ("vacation_enabled", B), ("vacation_message", T), ("forward_to", T),
-         ("forward_keep_copy", B), ("require_tls_client", B)]);
+    static BackupTable Overrides(TierTable tier) =>
+        new(tier.OverrideTable!, tier.OverrideKey!, false, [(tier.OverrideKey!, I), .. tier.Overridable.Select(f => (f.Name, f.Kind))])
+        { Fields = [null, .. tier.Overridable] };
 
     public static readonly BackupTable TlsCerts = new("tls_certs", "id", false,
         [("id", I), ("hostname", T), ("cert_path", T), ("key_path", T), ("issuer", T), ("expires_at", T), ("created_at", T)]);
@@ -84,21 +72,7 @@ internal static class BackupStore
     public static readonly BackupTable AntispamWhitelist = new("antispam_whitelist", "id", false,
         [("id", I), ("entry_type", T), ("value", T), ("note", T), ("created_at", T)]);
 
-    // The tiers are the config routes' records (Store/ConfigStore.cs); their values in the column order above.
-
-    static object?[] Values(GlobalConfig g) =>
-        [g.MessageSizeLimit, g.MaxSmtpdConnections, g.MaxSmtpdRatePerMin, g.RelayNetworks, g.TlsMinVersion, g.CipherPolicy,
-         g.SpamRemoteHost, g.SpamRemotePort, g.SpamRemoteNetwork, g.DnsblEnabled, g.DnsblZones, g.GreylistEnabled,
-         g.GreylistDelaySeconds, g.GreylistMaxAgeDays, g.UpdatedAt];
-
-    static object?[] Values(DomainDefaults d) =>
-        [d.QuotaTotalBytes, d.MaxMailboxes, d.MaxAliases, d.MessageSizeLimit, d.DkimEnabled, d.SpfPolicy, d.DmarcPolicy,
-         d.SpamThreshold, d.SpamAction, d.ClamavAction, d.GreylistingEnabled, d.RequireTlsInbound, d.UpdatedAt];
-
-    static object?[] Values(MailboxDefaults m) =>
-        [m.QuotaBytes, m.EnabledSmtp, m.EnabledImap, m.EnabledPop3, m.MaxSendPerDay, m.MaxRecipientsPerMessage,
-         m.MessageSizeLimit, m.SpamThreshold, m.SpamAction, m.AutoJunkThreshold, m.VacationEnabled, m.VacationMessage,
-         m.ForwardTo, m.ForwardKeepCopy, m.RequireTlsClient, m.UpdatedAt];
+    static object?[] Values<T>(DefaultsRow<T> tier, T row, string? updatedAt) where T : class => [.. tier.Values(row), updatedAt];
 
     /// <summary>Document order.</summary>
     static readonly BackupTable[] Tables =
@@ -161,14 +135,7 @@ internal static class BackupStore
         for (var i = 0; i < table.Columns.Length; i++)
         {
             json.WritePropertyName(table.Names[i]);
-            if (reader.IsDBNull(i)) { json.WriteNullValue(); continue; }
-            switch (table.Columns[i].Kind)
-            {
-                case ColumnKind.Int: json.WriteNumberValue(reader.GetInt64(i)); break;
-                case ColumnKind.Bool: json.WriteBooleanValue(reader.GetInt64(i) != 0); break;
-                case ColumnKind.Real: json.WriteNumberValue(reader.GetDouble(i)); break;
-                default: json.WriteStringValue(reader.GetString(i)); break;
-            }
+            RowShape<object>.WriteValue(json, TierSql.Read(reader, i, table.Columns[i].Kind));
         }
         json.WriteEndObject();
     }
@@ -176,19 +143,20 @@ internal static class BackupStore
     /// <summary>
     /// Replaces every data-plane row with the (already validated) document, inside one write
     /// transaction: all or nothing. One prepared command per table, its parameters re-bound per row.
+    /// Each tier value passes through <paramref name="canonical"/> (the spelling the config PUTs store).
     /// </summary>
-    public static async Task Import(Db db, BackupDocument doc, CancellationToken cancel)
+    public static async Task Import(Db db, BackupDocument doc, Func<TierField, object?, object?> canonical, CancellationToken cancel)
     {
         using var write = await db.BeginWrite(cancel);
         foreach (var sql in DeleteAll) write.Command(sql).ExecuteNonQuery();
         InsertAll(write, Domains, doc.Domains);
         InsertAll(write, Mailboxes, doc.Mailboxes);
         InsertAll(write, Aliases, doc.Aliases);
-        InsertValues(write, GlobalConfig, [Values(doc.GlobalConfig)]);
-        InsertValues(write, DomainDefaults, [Values(doc.DomainDefaults)]);
-        InsertValues(write, MailboxDefaults, [Values(doc.MailboxDefaults)]);
-        InsertAll(write, DomainOverrides, doc.DomainOverrides);
-        InsertAll(write, MailboxOverrides, doc.MailboxOverrides);
+        InsertValues(write, GlobalConfig, canonical, [Values(ConfigStore.Global, doc.GlobalConfig, doc.GlobalConfig.UpdatedAt)]);
+        InsertValues(write, DomainDefaults, canonical, [Values(ConfigStore.DomainDefaults, doc.DomainDefaults, doc.DomainDefaults.UpdatedAt)]);
+        InsertValues(write, MailboxDefaults, canonical, [Values(ConfigStore.MailboxDefaults, doc.MailboxDefaults, doc.MailboxDefaults.UpdatedAt)]);
+        InsertValues(write, DomainOverrides, canonical, doc.DomainOverrides.Select(row => row.Values()));
+        InsertValues(write, MailboxOverrides, canonical, doc.MailboxOverrides.Select(row => row.Values()));
         InsertAll(write, TlsCerts, doc.TlsCerts);
         InsertAll(write, DkimKeys, doc.DkimKeys);
         InsertAll(write, AntispamWhitelist, doc.AntispamWhitelist);
@@ -196,9 +164,9 @@ internal static class BackupStore
     }
 
     static void InsertAll<TRow>(Db.Write write, BackupTable table, IEnumerable<TRow> rows) where TRow : IBackupRow =>
-        InsertValues(write, table, rows.Select(row => row.Values()));
+        InsertValues(write, table, null, rows.Select(row => row.Values()));
 
-    static void InsertValues(Db.Write write, BackupTable table, IEnumerable<object?[]> rows)
+    static void InsertValues(Db.Write write, BackupTable table, Func<TierField, object?, object?>? canonical, IEnumerable<object?[]> rows)
     {
         using var command = write.Command(table.Insert);
         var parameters = new SqliteParameter[table.Columns.Length];
@@ -209,7 +177,10 @@ internal static class BackupStore
         foreach (var values in rows)
         {
             for (var i = 0; i < parameters.Length; i++)
-                parameters[i].Value = values[i] switch { null => DBNull.Value, bool b => b ? 1L : 0L, var v => v };
+            {
+                var value = canonical is not null && table.Fields?[i] is { } field ? canonical(field, values[i]) : values[i];
+                parameters[i].Value = value switch { null => DBNull.Value, bool b => b ? 1L : 0L, var v => v };
+            }
             command.ExecuteNonQuery();
         }
     }

@@ -1,61 +1,83 @@
+using System.Text.Json;
 using MailPanel.Core;
 
 namespace MailPanel.Store;
 
 /// <summary>
-/// The one place the tiers are merged: the narrowest non-null value wins. Pure, so the single-row
-/// GETs and the mail-stack renderer (every mailbox at once, see ConfigStore.ResolveAll) agree.
+/// The one place the tiers are merged, field by field from <see cref="TierFields"/>: the narrowest
+/// non-null value wins (override, then defaults, then, for a field whose defaults may be null, the
+/// parent tier's same-named value). The mailbox row's own quota, when set (> 0), is the override of
+/// quota_bytes; mailbox_defaults' 0 there means unlimited. Pure, built on one snapshot's tier rows,
+/// so the single-row GETs and the mail-stack renderer (every mailbox at once) agree.
+/// A row without overrides is a copy of a template (one per snapshot for domains, one per domain
+/// for mailboxes) with its own identity fields, so 100,000 plain mailboxes cost a record copy each.
 /// </summary>
-internal static class Effective
+internal sealed class Effective(GlobalConfig global, DomainDefaults domainDefaults, MailboxDefaults mailboxDefaults)
 {
-    public static DomainEffective Domain(Domain domain, DomainOverrides o, DomainDefaults d, GlobalConfig g) => new(
-        domain.Id,
-        domain.Name,
-        domain.OutgoingIp,
-        o.QuotaTotalBytes ?? d.QuotaTotalBytes,
-        o.MaxMailboxes ?? d.MaxMailboxes,
-        o.MaxAliases ?? d.MaxAliases,
-        o.MessageSizeLimit ?? d.MessageSizeLimit ?? g.MessageSizeLimit,
-        o.DkimEnabled ?? d.DkimEnabled,
-        o.SpfPolicy ?? d.SpfPolicy,
-        o.DmarcPolicy ?? d.DmarcPolicy,
-        o.SpamThreshold ?? d.SpamThreshold,
-        o.SpamAction ?? d.SpamAction,
-        o.ClamavAction ?? d.ClamavAction,
-        o.GreylistingEnabled ?? d.GreylistingEnabled,
-        o.RequireTlsInbound ?? d.RequireTlsInbound,
-        domain.Active);
+    static readonly TierField[] DomainFields = TierFields.Domain.Fields;
+    static readonly TierField[] MailboxFields = TierFields.Mailbox.Fields;
+    static readonly int QuotaAt = Array.FindIndex(MailboxFields, f => f.Name == "quota_bytes");
 
-    /// <summary>
-    /// The mailbox row's own quota wins when it is set (> 0); 0 there means "use mailbox_defaults",
-    /// whose 0 in turn means unlimited.
-    /// </summary>
-    public static MailboxEffective Mailbox(MailboxBase m, MailboxOverrides o, MailboxDefaults d, DomainEffective domain) => new(
-        m.Id,
-        m.Username,
-        m.DomainId,
-        domain.DomainName,
-        m.Quota > 0 ? m.Quota : d.QuotaBytes,
-        o.EnabledSmtp ?? d.EnabledSmtp,
-        o.EnabledImap ?? d.EnabledImap,
-        o.EnabledPop3 ?? d.EnabledPop3,
-        o.MaxSendPerDay ?? d.MaxSendPerDay,
-        o.MaxRecipientsPerMessage ?? d.MaxRecipientsPerMessage,
-        o.MessageSizeLimit ?? d.MessageSizeLimit ?? domain.MessageSizeLimit,
-        o.SpamThreshold ?? d.SpamThreshold ?? domain.SpamThreshold,
-        o.SpamAction ?? d.SpamAction ?? domain.SpamAction,
-        o.AutoJunkThreshold ?? d.AutoJunkThreshold,
-        o.VacationEnabled ?? d.VacationEnabled,
-        o.VacationMessage ?? d.VacationMessage,
-        o.ForwardTo ?? d.ForwardTo,
-        o.ForwardKeepCopy ?? d.ForwardKeepCopy,
-        o.RequireTlsClient ?? d.RequireTlsClient,
-        domain.ClamavAction,
-        domain.GreylistingEnabled,
-        domain.RequireTlsInbound,
-        domain.DkimEnabled,
-        domain.SpfPolicy,
-        domain.DmarcPolicy,
-        m.Active,
-        domain.Active);
+    readonly object?[] domainValues = TierRows.DomainDefaultsRow.Values(domainDefaults, DomainFields);
+    readonly object?[] mailboxValues = TierRows.MailboxDefaultsRow.Values(mailboxDefaults, MailboxFields);
+    readonly Dictionary<long, MailboxEffective> mailboxTemplates = [];
+    DomainEffective? domainTemplate;
+
+    /// <param name="overrides">The override row's values in <see cref="TierTable.Overridable"/> order, or null when it has none.</param>
+    public DomainEffective Domain(Domain domain, object?[]? overrides)
+    {
+        if (overrides is not null) return BuildDomain(domain, overrides);
+        domainTemplate ??= BuildDomain(domain, null);
+        return domainTemplate with { DomainId = domain.Id, DomainName = domain.Name, OutgoingIp = domain.OutgoingIp, Active = domain.Active };
+    }
+
+    /// <param name="overrides">As for <see cref="Domain"/>.</param>
+    public MailboxEffective Mailbox(MailboxBase mailbox, object?[]? overrides, DomainEffective domain)
+    {
+        if (overrides is not null) return BuildMailbox(mailbox, overrides, domain);
+        if (!mailboxTemplates.TryGetValue(domain.DomainId, out var template))
+            mailboxTemplates[domain.DomainId] = template = BuildMailbox(mailbox with { Quota = 0 }, null, domain);
+        return template with
+        {
+            MailboxId = mailbox.Id,
+            MailboxUsername = mailbox.Username,
+            QuotaBytes = mailbox.Quota > 0 ? mailbox.Quota : template.QuotaBytes,
+            MailboxActive = mailbox.Active,
+        };
+    }
+
+    DomainEffective BuildDomain(Domain domain, object?[]? overrides) => TierRows.DomainEffectiveRow.Build(json =>
+    {
+        Write(json, "domain_id", domain.Id);
+        Write(json, "domain_name", domain.Name);
+        Write(json, "outgoing_ip", domain.OutgoingIp);
+        var o = 0;
+        for (var i = 0; i < DomainFields.Length; i++)
+        {
+            var f = DomainFields[i];
+            var own = f.Overridable ? overrides?[o++] : null;
+            Write(json, f.Name, own ?? domainValues[i] ?? (f.Inherits ? TierRows.GlobalRow.Get(global, f.Name) : null));
+        }
+        Write(json, "active", domain.Active);
+    });
+
+    MailboxEffective BuildMailbox(MailboxBase mailbox, object?[]? overrides, DomainEffective domain) => TierRows.MailboxEffectiveRow.Build(json =>
+    {
+        Write(json, "mailbox_id", mailbox.Id);
+        Write(json, "mailbox_username", mailbox.Username);
+        Write(json, "domain_id", domain.DomainId);
+        Write(json, "domain_name", domain.DomainName);
+        var o = 0;
+        for (var i = 0; i < MailboxFields.Length; i++)
+        {
+            var f = MailboxFields[i];
+            var own = f.Overridable ? overrides?[o++] : i == QuotaAt && mailbox.Quota > 0 ? (object)mailbox.Quota : null;
+            Write(json, f.Name, own ?? mailboxValues[i] ?? (f.Inherits ? TierRows.DomainEffectiveRow.Get(domain, f.Name) : null));
+        }
+        foreach (var name in TierFields.MailboxEffectiveDomainFields) Write(json, name, TierRows.DomainEffectiveRow.Get(domain, name));
+        Write(json, "mailbox_active", mailbox.Active);
+        Write(json, "domain_active", domain.Active);
+    });
+
+    static void Write(Utf8JsonWriter json, string name, object? value) => RowShape<DomainEffective>.Write(json, name, value);
 }

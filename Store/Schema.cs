@@ -1,3 +1,5 @@
+using MailPanel.Core;
+
 namespace MailPanel.Store;
 
 /// <summary>
@@ -6,10 +8,12 @@ namespace MailPanel.Store;
 /// </summary>
 internal static class Schema
 {
-    // The three tier rows are seeded with the reference's example values (sections 5-7).
+    // The three tier tables and their override tables are made from Core/TierFields.cs, the defaults
+    // rows seeded with the reference's example values (sections 5-7); a field added there later is
+    // added to existing databases by AddTierColumns.
     static readonly string[] Migrations =
     [
-        """
+        $"""
         CREATE TABLE domains(
             id           INTEGER PRIMARY KEY,
             name         TEXT NOT NULL UNIQUE,
@@ -35,97 +39,9 @@ internal static class Schema
             created_at  TEXT NOT NULL);
         CREATE INDEX aliases_domain ON aliases(domain_id);
 
-        CREATE TABLE global_config(
-            id                     INTEGER PRIMARY KEY CHECK (id = 1),
-            message_size_limit     INTEGER NOT NULL,
-            max_smtpd_connections  INTEGER NOT NULL,
-            max_smtpd_rate_per_min INTEGER NOT NULL,
-            relay_networks         TEXT NOT NULL,
-            tls_min_version        TEXT NOT NULL,
-            cipher_policy          TEXT NOT NULL,
-            spam_remote_host       TEXT NOT NULL,
-            spam_remote_port       INTEGER NOT NULL,
-            spam_remote_network    TEXT NOT NULL,
-            dnsbl_enabled          INTEGER NOT NULL,
-            dnsbl_zones            TEXT NOT NULL,
-            greylist_enabled       INTEGER NOT NULL,
-            greylist_delay_seconds INTEGER NOT NULL,
-            greylist_max_age_days  INTEGER NOT NULL,
-            updated_at             TEXT NOT NULL);
-        INSERT INTO global_config VALUES(1, 26214400, 100, 600, '127.0.0.0/8 [::1]/128', 'TLSv1.2', 'high',
-            '', 783, '', 0, '', 0, 300, 35, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
-
-        CREATE TABLE domain_defaults(
-            id                  INTEGER PRIMARY KEY CHECK (id = 1),
-            quota_total_bytes   INTEGER NOT NULL,
-            max_mailboxes       INTEGER NOT NULL,
-            max_aliases         INTEGER NOT NULL,
-            message_size_limit  INTEGER,
-            dkim_enabled        INTEGER NOT NULL,
-            spf_policy          TEXT NOT NULL,
-            dmarc_policy        TEXT NOT NULL,
-            spam_threshold      REAL NOT NULL,
-            spam_action         TEXT NOT NULL,
-            clamav_action       TEXT NOT NULL,
-            greylisting_enabled INTEGER NOT NULL,
-            require_tls_inbound INTEGER NOT NULL,
-            updated_at          TEXT NOT NULL);
-        INSERT INTO domain_defaults VALUES(1, 10737418240, 100, 100, NULL, 1, '~all', 'none', 5.0, 'tag',
-            'quarantine', 0, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
-
-        CREATE TABLE mailbox_defaults(
-            id                         INTEGER PRIMARY KEY CHECK (id = 1),
-            quota_bytes                INTEGER NOT NULL,
-            enabled_smtp               INTEGER NOT NULL,
-            enabled_imap               INTEGER NOT NULL,
-            enabled_pop3               INTEGER NOT NULL,
-            max_send_per_day           INTEGER NOT NULL,
-            max_recipients_per_message INTEGER NOT NULL,
-            message_size_limit         INTEGER,
-            spam_threshold             REAL,
-            spam_action                TEXT,
-            auto_junk_threshold        REAL NOT NULL,
-            vacation_enabled           INTEGER NOT NULL,
-            vacation_message           TEXT NOT NULL,
-            forward_to                 TEXT NOT NULL,
-            forward_keep_copy          INTEGER NOT NULL,
-            require_tls_client         INTEGER NOT NULL,
-            updated_at                 TEXT NOT NULL);
-        INSERT INTO mailbox_defaults VALUES(1, 1073741824, 1, 1, 0, 1000, 100, NULL, NULL, NULL, 7.0, 0, '', '',
-            1, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
-
-        CREATE TABLE domain_overrides(
-            domain_id           INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
-            quota_total_bytes   INTEGER,
-            max_mailboxes       INTEGER,
-            max_aliases         INTEGER,
-            message_size_limit  INTEGER,
-            dkim_enabled        INTEGER,
-            spf_policy          TEXT,
-            dmarc_policy        TEXT,
-            spam_threshold      REAL,
-            spam_action         TEXT,
-            clamav_action       TEXT,
-            greylisting_enabled INTEGER,
-            require_tls_inbound INTEGER);
-
-        CREATE TABLE mailbox_overrides(
-            mailbox_id                 INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
-            enabled_smtp               INTEGER,
-            enabled_imap               INTEGER,
-            enabled_pop3               INTEGER,
-            max_send_per_day           INTEGER,
-            max_recipients_per_message INTEGER,
-            message_size_limit         INTEGER,
-            spam_threshold             REAL,
-            spam_action                TEXT,
-            auto_junk_threshold        REAL,
-            vacation_enabled           INTEGER,
-            vacation_message           TEXT,
-            forward_to                 TEXT,
-            forward_keep_copy          INTEGER,
-            require_tls_client         INTEGER);
-
+        {TierSql.Create(TierFields.Global)}
+        {TierSql.Create(TierFields.Domain)}
+        {TierSql.Create(TierFields.Mailbox)}
         CREATE TABLE antispam_whitelist(
             id         INTEGER PRIMARY KEY,
             entry_type TEXT NOT NULL CHECK (entry_type IN ('ip', 'cidr', 'domain', 'email')),
@@ -190,6 +106,20 @@ internal static class Schema
                 using (var command = connection.Command($"PRAGMA user_version = {version + 1};")) { command.Transaction = tx; command.ExecuteNonQuery(); }
                 tx.Commit();
             }
+            AddTierColumns(connection);
         }
+    }
+
+    static void AddTierColumns(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        using var tx = connection.BeginTransaction(deferred: false);
+        foreach (var tier in TierFields.All)
+            foreach (var sql in TierSql.AddMissingColumns(connection, tx, tier))
+            {
+                using var command = connection.Command(sql);
+                command.Transaction = tx;
+                command.ExecuteNonQuery();
+            }
+        tx.Commit();
     }
 }
