@@ -7,33 +7,33 @@ using MailPanel.Sys;
 namespace MailPanel.Mail;
 
 /// <summary>
-/// Applies the store's state to Postfix and Dovecot: snapshot -> render -> compare with disk ->
-/// write only what changed (atomically, right owner and mode) -> validate -> reload only the
-/// daemon whose config changed. Any failure puts the previous files back, leaves the running
-/// daemons on their old config and names the failing step. Called by the Reconciler only, so
-/// two applies never overlap.
+/// Applies the store's state to the mail daemons (<see cref="Units.All"/>), the same way for each:
+/// snapshot -> render every unit's files -> compare with disk -> install only what changed
+/// (atomically, with the file's mode and group; by its <see cref="FileRole"/>) -> run the checks of
+/// each unit whose configs changed -> reload, in unit order, only the units that need it. Any
+/// failure puts the previous files back, leaves the running daemons on their old config and names
+/// the failing step. Called by the Reconciler only, so two applies never overlap.
 /// </summary>
-internal sealed class MailStack(AppConfig config, Db db, Services services, ILogger<MailStack> logger)
+internal sealed partial class MailStack(AppConfig config, Db db, Services services, ILogger<MailStack> logger)
 {
     readonly Db store = db;
     readonly Services probe = services;
     readonly ILogger log = logger;
 
-    const UnixFileMode Mode0644 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-    const UnixFileMode Mode0640 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+    const UnixFileMode Mode0644 = RenderedFile.Mode0644;
     const UnixFileMode Mode0755 = Mode0644 | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-    const UnixFileMode Mode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    long postfixReloads, dovecotReloads;
+    readonly long[] reloads = new long[Units.All.Length];
 
     public AppConfig Config => config;
 
     public Db Db => store;
 
-    /// <summary>`postfix reload`s since start: map-only changes must leave it alone.</summary>
-    public long PostfixReloads => Interlocked.Read(ref postfixReloads);
+    /// <summary>Reloads of <paramref name="unit"/> since start.</summary>
+    public long Reloads(MailUnit unit) => Interlocked.Read(ref reloads[Array.IndexOf(Units.All, unit)]);
 
-    public long DovecotReloads => Interlocked.Read(ref dovecotReloads);
+    /// <summary>`postfix reload`s since start: map-only changes must leave it alone.</summary>
+    public long PostfixReloads => Reloads(Units.Postfix);
 
     /// <summary>Test hook: appended to main.cf (a broken line proves validation and rollback). Null in production.</summary>
     internal string? TestMainCfExtra { get; set; }
@@ -69,11 +69,8 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
     public Task<ReconcileResult> Apply(CancellationToken cancel) => new Attempt(this).Go(cancel);
 
-    /// <summary>A map change above this many entries is rebuilt whole rather than applied key by key.</summary>
-    internal const int IncrementalMapLimit = 5000;
-
     /// <summary>One apply: its log, the undo list, and the step it is in.</summary>
-    sealed class Attempt(MailStack stack)
+    sealed partial class Attempt(MailStack stack)
     {
         readonly List<string> log = [];
         readonly List<(string What, Func<CancellationToken, Task> Undo)> undo = [];
@@ -81,7 +78,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
         readonly Stopwatch clock = Stopwatch.StartNew();
         string step = "snapshot";
         RenderSettings s = null!;
-        bool postfixInstalled, dovecotInstalled;
+        readonly HashSet<MailUnit> installed = [];
 
         void Log(string line)
         {
@@ -91,11 +88,12 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
 
         sealed class StepFailed(string message) : Exception(message);
 
-        /// <summary>A rendered file that differs from disk: its temp copy waits beside the live path.</summary>
-        sealed record Changed(RenderedFile File, string Temp)
+        /// <summary>A rendered file of <paramref name="Unit"/> that differs from disk: its temp copy waits beside the live path.</summary>
+        sealed record Changed(MailUnit Unit, RenderedFile File, string Temp)
         {
             public string Path => File.Path;
-            public string Name => System.IO.Path.GetFileName(File.Path);
+            public string Name => File.Name;
+            public FileRole Role => File.Role;
         }
 
         public async Task<ReconcileResult> Go(CancellationToken cancel)
@@ -103,7 +101,7 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             try
             {
                 await Apply(cancel);
-                Log($"postfix reloads since start: {stack.PostfixReloads}; dovecot reloads since start: {stack.DovecotReloads}");
+                Log(string.Join("; ", Units.All.Select(u => $"{u.Name} reloads since start: {stack.Reloads(u)}")));
                 Log($"done in {clock.ElapsedMilliseconds} ms");
                 return ReconcileResult.Success(log);
             }
@@ -169,31 +167,31 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
                 SweepLeftovers();
 
                 // Render each file against its live path: only the files that differ get a temp copy
-                // and go on. A map with a dirty mark (an in-place update that a crash may have cut
+                // and go on. A table with a dirty mark (an in-place update that a crash may have cut
                 // short) or without its .lmdb counts as changed whatever its source says. The files
                 // that stream mailboxes from the one read transaction render one after the other,
                 // beside the rest.
                 step = "render";
-                var files = MailRender.All(snap, s);
+                var files = Units.All.SelectMany(u => u.Render(snap, s).Select(f => (Unit: u, File: f))).ToList();
                 fileCount = files.Count;
                 var stale = new bool[files.Count];
-                foreach (var f in files) leftovers.Add(AtomicFile.TempName(f.Path));
+                foreach (var (_, f) in files) leftovers.Add(AtomicFile.TempName(f.Path));
                 void RenderAll(IEnumerable<int> indexes)
                 {
                     foreach (var i in indexes)
                     {
-                        var f = files[i];
+                        var f = files[i].File;
                         stale[i] = CompareWriteStream.Render(f.Path, AtomicFile.TempName(f.Path), f.Write)
-                            || (f.Kind == MailFileKind.PostfixMap && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
+                            || (f.Role == FileRole.Table && (!File.Exists(f.Path + ".lmdb") || File.Exists(DirtyMark(f.Path))));
                     }
                 }
                 var all = Enumerable.Range(0, files.Count).ToList();
                 await Task.WhenAll(
-                    Task.Run(() => RenderAll(all.Where(i => files[i].ReadsStore)), cancel),
-                    Task.Run(() => RenderAll(all.Where(i => !files[i].ReadsStore)), cancel));
+                    Task.Run(() => RenderAll(all.Where(i => files[i].File.ReadsStore)), cancel),
+                    Task.Run(() => RenderAll(all.Where(i => !files[i].File.ReadsStore)), cancel));
                 changed = [];
                 for (var i = 0; i < files.Count; i++)
-                    if (stale[i]) changed.Add(new Changed(files[i], EnsureTemp(files[i])));
+                    if (stale[i]) changed.Add(new Changed(files[i].Unit, files[i].File, EnsureTemp(files[i].File)));
             }
             Log($"rendered and compared {fileCount} files ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
             CrashPoint("rendered");
@@ -204,138 +202,107 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             }
             Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
 
-            postfixInstalled = Sys.Run.Which("postfix") is not null && Sys.Run.Which("postmap") is not null;
-            dovecotInstalled = Sys.Run.Which("doveconf") is not null;
-            if (!postfixInstalled) Log("postfix not installed: postmap, postfix check and reload skipped");
-            if (!dovecotInstalled) Log("dovecot not installed: doveconf and reload skipped");
+            foreach (var unit in Units.All)
+            {
+                if (unit.Programs.All(p => Sys.Run.Which(p) is not null)) installed.Add(unit);
+                else Log(unit.NotInstalled);
+            }
 
-            // 1. Daemon configs: install, then validate in place (postfix check needs the real directory);
+            // 1. Configs: install, then check in place (postfix check needs the real directory);
             //    nothing has been reloaded yet, so a failure here never reaches the running daemons.
-            var postfixConf = changed.Where(c => c.File.Kind == MailFileKind.PostfixConfig).ToList();
-            var dovecotConf = changed.Where(c => c.File.Kind == MailFileKind.DovecotConfig).ToList();
-            foreach (var c in postfixConf.Concat(dovecotConf)) InstallSmall(c);
+            var configs = changed.Where(c => c.Role == FileRole.Config).ToList();
+            foreach (var c in configs) InstallWhole(c);
             CrashPoint("configs");
-            if (postfixConf.Count > 0 && postfixInstalled)
+            foreach (var unit in Units.All.Where(u => installed.Contains(u) && configs.Any(c => c.Unit == u)))
             {
-                step = "postfix check";
-                // postconf names the bad line on stderr; `postfix check` then covers files and permissions.
-                await Require("postconf", ["-c", s.PostfixDir, "-n"], cancel, quiet: true);
-                await Require("postfix", ["-c", s.PostfixDir, "check"], cancel);
-            }
-            if (dovecotConf.Count > 0 && dovecotInstalled)
-            {
-                step = "doveconf";
-                await Require("doveconf", ["-c", s.DovecotConf, "-n"], cancel, quiet: true);
+                step = $"{unit.Name} check";
+                foreach (var check in unit.Checks(s)) await Require(check, cancel);
             }
 
-            // 2. The users dict before the Postfix maps when mailboxes are added or changed (LMTP must
-            //    know a mailbox before Postfix routes mail to it); after them when mailboxes only go away
-            //    (their logins keep working until the maps stop routing mail to them). Dovecot sees each
-            //    replacement on its next lookup: the file dict compares inodes.
-            //    The mailbox map has exactly the users dict's addresses, so its diff tells which way the
-            //    users go without reading the 15 MB dict twice; only a rebuilt map needs CompareUsers.
-            var users = changed.FirstOrDefault(c => c.File.Kind == MailFileKind.DovecotAuth);
-            var maps = changed.Where(c => c.File.Kind == MailFileKind.PostfixMap).ToList();
+            // 2. A lookup file before the tables when entries are added or changed (LMTP must know a
+            //    mailbox before Postfix routes mail to it); after them when entries only go away (their
+            //    logins keep working until the maps stop routing mail to them). Its mirror table's diff
+            //    tells which way it goes without reading the 15 MB users dict twice; only a rebuilt
+            //    mirror needs CompareUsers.
+            var tables = changed.Where(c => c.Role == FileRole.Table).ToList();
             step = "compare";
-            var deltas = maps.ToDictionary(m => m.Name, Delta);
-            var usersLast = false;
-            if (users is not null)
+            var deltas = tables.ToDictionary(m => m.Name, Delta);
+            var lookupsLast = new List<Changed>();
+            foreach (var lookup in changed.Where(c => c.Role == FileRole.Lookup))
             {
-                step = "dovecot users";
-                var mailboxes = maps.FirstOrDefault(m => m.Name == "vmailbox");
-                var change = mailboxes is null ? new UsersChange(true, false)
-                    : deltas[mailboxes.Name] is { } d ? new UsersChange(d.Put.Count > 0, d.Delete.Count > 0)
-                    : FileDiff.CompareUsers(users.Path, users.Temp);
-                KeepPrevious(users.Path);
-                usersLast = !change.AddsOrChanges && change.Removes && maps.Count > 0;
-                if (!usersLast)
+                step = $"{lookup.Unit.Name} {lookup.Name}";
+                var mirror = tables.FirstOrDefault(m => m.Name == lookup.File.MirrorOf);
+                var change = mirror is null ? new UsersChange(true, false)
+                    : deltas[mirror.Name] is { } d ? new UsersChange(d.Put.Count > 0, d.Delete.Count > 0)
+                    : FileDiff.CompareUsers(lookup.Path, lookup.Temp);
+                KeepPrevious(lookup.Path);
+                if (!change.AddsOrChanges && change.Removes && tables.Count > 0)
                 {
-                    AtomicFile.Install(users.Temp, users.Path, Mode0640, DovecotOwner);
-                    Log($"users dict in effect ({Lap()} ms)");
+                    lookupsLast.Add(lookup);
+                    continue;
                 }
+                Install(lookup);
+                Log($"{lookup.Name} in effect ({Lap()} ms)");
                 CrashPoint("users");
             }
 
-            // 3. Maps: a few changed keys go into the live .lmdb in place (postmap -i / -d: one LMDB
-            //    transaction each, readers see old or new); bigger changes are built under a temp name
-            //    and renamed over. Postfix daemons notice a changed table by themselves: no reload.
-            //    The table changes before its source: a crash (kill -9) between the two leaves an old
-            //    source that the next compare sees as stale; a dirty mark covers the in-place update.
+            // 3. Tables (see TableInstall.cs), all at once.
             step = "postmap";
-            if (maps.Count > 0)
+            if (tables.Count > 0)
             {
-                await Task.WhenAll(maps.Select(m => ApplyMap(m, deltas[m.Name], cancel)));
-                Log($"maps: {string.Join(", ", maps.Select(m => m.Name))} ({Lap()} ms)");
+                await Task.WhenAll(tables.Select(m => ApplyTable(m, deltas[m.Name], cancel)));
+                Log($"maps: {string.Join(", ", tables.Select(m => m.Name))} ({Lap()} ms)");
                 CrashPoint("maps");
             }
 
-            if (usersLast)
+            foreach (var lookup in lookupsLast)
             {
-                step = "dovecot users";
-                AtomicFile.Install(users!.Temp, users.Path, Mode0640, DovecotOwner);
-                Log("users dict in effect (mailboxes removed after the maps)");
+                step = $"{lookup.Unit.Name} {lookup.Name}";
+                Install(lookup);
+                Log($"{lookup.Name} in effect (entries removed after the maps)");
                 CrashPoint("users");
             }
 
-            // 4. Reload only what needs it; a daemon that is not running keeps nothing to reload.
-            //    Mailbox and alias maps are looked up by smtpd/cleanup, which check for a replaced table
-            //    before each new connection. Domain class and transports are resolved by trivial-rewrite,
-            //    which its clients (qmgr, every smtpd) keep connected for up to ipc_ttl and which only
-            //    notices a replaced table when a new client connects: a changed domain list or transport
-            //    therefore needs the reload, or a new domain would read "Relay access denied" for minutes.
-            var resolverMaps = maps.Where(m => m.Name is "vdomains" or "transport" or "sender_transport").ToList();
-            if ((postfixConf.Count > 0 || resolverMaps.Count > 0) && postfixInstalled)
+            // 4. Reload, in unit order, each unit whose configs changed or one of whose tables says a
+            //    change needs it; a daemon that is not running keeps nothing to reload.
+            foreach (var unit in Units.All.Where(installed.Contains))
             {
-                step = "postfix reload";
-                if (await IsRunning("postfix", cancel))
+                var why = changed.Where(c => c.Unit == unit && (c.Role == FileRole.Config || c.File.ReloadsDaemon)).Select(c => c.Name).ToList();
+                if (why.Count == 0) continue;
+                step = $"{unit.Name} reload";
+                if (!await IsRunning(unit.Service, cancel))
                 {
-                    await Require("postfix", ["-c", s.PostfixDir, "reload"], cancel);
-                    Interlocked.Increment(ref stack.postfixReloads);
-                    Log(postfixConf.Count > 0 ? "postfix reloaded (main.cf/master.cf changed)"
-                        : $"postfix reloaded ({string.Join(", ", resolverMaps.Select(m => m.Name))} changed: trivial-rewrite caches them)");
+                    Log($"{unit.Name} not running: reload skipped");
+                    continue;
                 }
-                else Log("postfix not running: reload skipped");
-            }
-            if (dovecotConf.Count > 0 && dovecotInstalled)
-            {
-                step = "dovecot reload";
-                if (await IsRunning("dovecot", cancel))
-                {
-                    await Require("doveadm", ["-c", s.DovecotConf, "reload"], cancel);
-                    Interlocked.Increment(ref stack.dovecotReloads);
-                    Log("dovecot reloaded");
-                }
-                else Log("dovecot not running: reload skipped");
+                await Require(unit.Reload(s), cancel);
+                Interlocked.Increment(ref stack.reloads[Array.IndexOf(Units.All, unit)]);
+                Log($"{unit.Name} reloaded ({string.Join(", ", why)} changed)");
             }
         }
 
-        static (uint, uint)? RootOwner => (0u, 0u);
+        /// <summary>root and the file's group; a group the host lacks leaves the group alone.</summary>
+        static (uint, uint)? Owner(RenderedFile f) =>
+            f.Group is null ? (0u, 0u) : Posix.LookupGroup(f.Group) is { } gid ? (0u, gid) : null;
 
-        (uint, uint)? DovecotOwner => Posix.LookupGroup("dovecot") is { } gid ? (0u, gid) : null;
-
-        /// <summary>Marks a map whose .lmdb is being changed in place; present at the next apply = rebuild it whole.</summary>
-        static string DirtyMark(string source) => HiddenName(source, "mp-dirty");
+        /// <summary>Puts the temp copy in place: one rename, with the file's mode and owner.</summary>
+        static void Install(Changed c) => AtomicFile.Install(c.Temp, c.Path, c.File.Mode, Owner(c.File));
 
         static string PreviousName(string path) => HiddenName(path, "mp-prev");
 
         static string HiddenName(string path, string suffix) =>
             Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{suffix}");
 
-        /// <summary>Files earlier builds rendered and this one does not: the passwd-file and deny lists of the first build (stale hashes must not linger).</summary>
-        static readonly string[] Obsolete = ["users", "deny.imap", "deny.pop3", "deny.smtp"];
-
-        /// <summary>Temp files and previous versions left by an apply that was killed: never live data.</summary>
+        /// <summary>Files of earlier builds, and temp files and previous versions left by an apply that was killed: never live data.</summary>
         void SweepLeftovers()
         {
-            foreach (var name in Obsolete)
+            foreach (var path in Units.All.SelectMany(u => u.Obsolete(s)).Where(File.Exists))
             {
-                var path = Path.Combine(s.DovecotDir, name);
-                if (!File.Exists(path)) continue;
                 AtomicFile.Delete(path);
-                Log($"removed {name} (rendered by an earlier build, replaced by {MailRender.UsersDict})");
+                Log($"removed {Path.GetFileName(path)} (rendered by an earlier build, no longer used)");
             }
-            foreach (var dir in new[] { s.PostfixDir, s.DovecotDir })
-                foreach (var file in Directory.EnumerateFiles(dir, ".*"))
+            foreach (var dir in Units.All.SelectMany(u => u.Directories(s)).Where(d => d.Sweep))
+                foreach (var file in Directory.EnumerateFiles(dir.Path, ".*"))
                 {
                     var name = Path.GetFileName(file);
                     if (name.Contains(".tmp.", StringComparison.Ordinal) || name.EndsWith(".mp-prev", StringComparison.Ordinal))
@@ -377,79 +344,12 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             lock (undo) undo.Add((Path.GetFileName(path), Restore));
         }
 
-        /// <summary>main.cf, master.cf, dovecot.conf and its dict configs: replaced whole, previous version kept for the undo.</summary>
-        void InstallSmall(Changed c)
+        /// <summary>A config: replaced whole, the previous version kept for the undo.</summary>
+        void InstallWhole(Changed c)
         {
             KeepPrevious(c.Path);
-            AtomicFile.Install(c.Temp, c.Path, Mode0644, RootOwner);
+            Install(c);
             Log($"wrote {c.Path}");
-        }
-
-        /// <summary>What changed in a map, when it can be applied in place (else null: rebuild the table whole).</summary>
-        MapDelta? Delta(Changed m) =>
-            postfixInstalled && File.Exists(m.Path + ".lmdb") && File.Exists(m.Path) && !File.Exists(DirtyMark(m.Path))
-                ? FileDiff.DiffMap(m.Path, m.Temp, IncrementalMapLimit, m.File.KeyOrder) : null;
-
-        /// <summary>One changed map: its table first (in place or rebuilt), then its source.</summary>
-        async Task ApplyMap(Changed m, MapDelta? delta, CancellationToken cancel)
-        {
-            var lmdb = m.Path + ".lmdb";
-            var dirty = DirtyMark(m.Path);
-            // Undo: the previous source back, and its table rebuilt from it (or both gone if new).
-            KeepPrevious(m.Path, async c =>
-            {
-                if (!File.Exists(m.Path)) { AtomicFile.Delete(lmdb); return; }
-                if (postfixInstalled) await BuildTable(m.Path, m.Path, c);
-                AtomicFile.Delete(dirty);
-            });
-            if (!postfixInstalled)
-            {
-                AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
-                return;
-            }
-            if (delta is null)
-            {
-                await BuildTable(m.Temp, m.Path, cancel);
-                CrashPoint("map-table");
-                AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
-                AtomicFile.Delete(dirty);
-                Log($"{m.Name}: table rebuilt");
-                return;
-            }
-            File.WriteAllBytes(dirty, []);
-            Posix.FsyncDirectory(Path.GetDirectoryName(dirty)!);
-            CrashPoint("map-dirty");
-            if (delta.Put.Count > 0)
-                await Require("postmap", ["-c", s.PostfixDir, "-i", "-r", "lmdb:" + m.Path], cancel, quiet: true, stdin: string.Join('\n', delta.Put) + "\n");
-            if (delta.Delete.Count > 0)
-            {
-                // Exit 1 with nothing on stderr only means "some key was not there" (a retried delete).
-                var r = await Sys.Run.Exec("postmap", ["-c", s.PostfixDir, "-d", "-", "lmdb:" + m.Path], stdin: string.Join('\n', delta.Delete) + "\n", cancel: cancel);
-                if (!r.Ok && !(r.ExitCode == 1 && r.Stderr.Trim().Length == 0 && !r.TimedOut && !r.NotFound))
-                    throw new StepFailed(r.Describe("postmap -d"));
-            }
-            CrashPoint("map-table");
-            AtomicFile.Install(m.Temp, m.Path, Mode0644, RootOwner);
-            AtomicFile.Delete(dirty);
-            Log($"{m.Name}: {delta.Put.Count} put, {delta.Delete.Count} deleted in place");
-        }
-
-        /// <summary>Builds <paramref name="target"/>.lmdb from the source file <paramref name="from"/> under a temp name and renames it into place.</summary>
-        async Task BuildTable(string from, string target, CancellationToken cancel)
-        {
-            // postmap writes FILE.lmdb beside FILE: build from a temp copy and rename only the finished table.
-            var temp = AtomicFile.TempName(target) + ".build";
-            try
-            {
-                File.Copy(from, temp, overwrite: true);
-                await Require("postmap", ["-c", s.PostfixDir, "lmdb:" + temp], cancel, quiet: true);
-                AtomicFile.Install(temp + ".lmdb", target + ".lmdb", Mode0644);
-            }
-            finally
-            {
-                foreach (var leftover in new[] { temp, temp + ".lmdb", temp + ".lmdb-lock" })
-                    if (File.Exists(leftover)) File.Delete(leftover);
-            }
         }
 
         async Task Require(string program, string[] args, CancellationToken cancel, bool quiet = false, string? stdin = null)
@@ -459,25 +359,23 @@ internal sealed class MailStack(AppConfig config, Db db, Services services, ILog
             if (!quiet) Log($"{program} {args[^1]}: ok");
         }
 
+        Task Require(UnitCommand command, CancellationToken cancel) => Require(command.Program, command.Args, cancel, command.Quiet);
+
         async Task<bool> IsRunning(string name, CancellationToken cancel) =>
             (await stack.probe.Status(name, cancel)).State == ServiceState.Running;
 
-        /// <summary>The directories Postfix and Dovecot expect, with the owners FINDINGS verified (created only when missing).</summary>
+        /// <summary>The directories the units need (made only when missing).</summary>
         void EnsureDirectories()
         {
             // sun_path holds 108 bytes; Postfix's fatal about it only reaches a tty, so say it here.
             var longest = Path.Combine(s.QueueDir, "private", "quota-status");
             if (System.Text.Encoding.UTF8.GetByteCount(longest) > 100)
                 throw new StepFailed($"SYSROOT is too long for unix socket paths ({longest} exceeds 100 bytes)");
-            var postfix = Posix.LookupUser("postfix");
-            Dir(s.PostfixDir, Mode0755, (0, 0));
-            Dir(s.DovecotDir, Mode0755, (0, 0));
-            Dir(s.LogDir, Mode0755, (0, 0));
-            Dir(s.QueueDir, Mode0755, (0, 0));
-            Dir(Path.Combine(s.QueueDir, "private"), Mode0700, postfix is { } p1 ? (p1.Uid, 0) : null);
-            Dir(s.PostfixDataDir, Mode0700, postfix);
-            Dir(s.DovecotBaseDir, Mode0755, (0, 0));
-            Dir(s.DovecotStateDir, Mode0755, (0, 0));
+            foreach (var dir in Units.All.SelectMany(u => u.Directories(s)))
+            {
+                var user = dir.User is null ? null : Posix.LookupUser(dir.User);
+                Dir(dir.Path, dir.Mode, dir.User is null ? (0, 0) : user is { } u ? (u.Uid, dir.UserGroup ? u.Gid : 0) : null);
+            }
         }
 
         static void Dir(string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)

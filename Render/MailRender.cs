@@ -5,87 +5,6 @@ using MailPanel.Core;
 
 namespace MailPanel.Render;
 
-/// <summary>What a rendered file is, which decides how Sys/ applies it.</summary>
-internal enum MailFileKind
-{
-    /// <summary>main.cf / master.cf: validated with `postfix check`, applied with `postfix reload`.</summary>
-    PostfixConfig,
-    /// <summary>An lmdb map source: postmap to a temp name, rename; Postfix daemons notice on their own.</summary>
-    PostfixMap,
-    /// <summary>dovecot.conf: validated with `doveconf -n`, applied with `doveadm reload`.</summary>
-    DovecotConfig,
-    /// <summary>
-    /// The users dict (passdb, userdb and per-protocol deny entries): Dovecot's file dict compares the
-    /// inode on every lookup, so an atomic replacement is in effect at once (no reload, no wait).
-    /// </summary>
-    DovecotAuth,
-}
-
-/// <summary>
-/// One rendered file: its absolute path (under SYSROOT) and a writer that streams its exact bytes
-/// (the users dict of 100,000 mailboxes is ~15 MB; it never exists as one array).
-/// </summary>
-internal sealed record RenderedFile(string Path, MailFileKind Kind, Action<Stream> Write)
-{
-    /// <summary>The order of the entries' keys (maps, users dict): ordinal unless said otherwise. The apply's diffs walk it.</summary>
-    public IComparer<string> KeyOrder { get; init; } = StringComparer.Ordinal;
-
-    /// <summary>Its writer reads the snapshot's mailboxes from the store: such files render one at a time (one read transaction).</summary>
-    public bool ReadsStore { get; init; }
-
-    /// <summary>The whole content in memory: for the small files and for tests.</summary>
-    public byte[] Bytes()
-    {
-        using var buffer = new MemoryStream();
-        Write(buffer);
-        return buffer.ToArray();
-    }
-}
-
-/// <summary>The host facts a render depends on, taken from config.env and /etc/passwd by Sys/.</summary>
-internal sealed record RenderSettings
-{
-    /// <summary>Where everything lives (Sys/MailPaths: the one definition, derived from SYSROOT).</summary>
-    public required MailPaths Paths { get; init; }
-    public required string VmailDir { get; init; }
-    public required uint VmailUid { get; init; }
-    public required uint VmailGid { get; init; }
-    public required string Hostname { get; init; }
-    public required string SmtpListen { get; init; }
-    public required string SubmissionListen { get; init; }
-    public required string ImapListen { get; init; }
-    public required string Pop3Listen { get; init; }
-    /// <summary>Extra transport_maps lines (tests: a destination that is never reachable).</summary>
-    public IReadOnlyList<string> ExtraTransport { get; init; } = [];
-    /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>
-    public string ExtraMainCf { get; init; } = "";
-
-    public string SysRoot => Paths.SysRoot;
-    public string HostPath(string absolute) => Paths.HostPath(absolute);
-    public string PostfixDir => Paths.PostfixConfigDir;
-    public string DovecotDir => Paths.DovecotConfigDir;
-    public string DovecotConf => Paths.DovecotConfig;
-    public string QueueDir => Paths.PostfixQueueDir;
-    public string PostfixDataDir => Paths.PostfixDataDir;
-    public string LogDir => Paths.LogDir;
-    public string DovecotBaseDir => Paths.DovecotBaseDir;
-    public string DovecotStateDir => Paths.DovecotStateDir;
-    public string LmtpSocket => Paths.LmtpSocket;
-
-    /// <summary>
-    /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a
-    /// sandboxed SYSROOT gets a stable suffix so several instances can run side by side.
-    /// </summary>
-    public string Instance => SysRoot.TrimEnd('/').Length == 0 ? "mailpanel" : "mailpanel-" + Fnv(SysRoot).ToString("x8", CultureInfo.InvariantCulture);
-
-    static uint Fnv(string text)
-    {
-        var hash = 2166136261u;
-        foreach (var b in Encoding.UTF8.GetBytes(text)) hash = (hash ^ b) * 16777619u;
-        return hash;
-    }
-}
-
 /// <summary>
 /// Renders every mail-stack file from a store snapshot. Pure: no I/O besides reading the embedded
 /// templates, inputs sorted ordinally, so the same snapshot always yields the same bytes.
@@ -97,39 +16,65 @@ internal static class MailRender
     public const string MainCf = "main.cf", MasterCf = "master.cf";
     public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport"];
 
+    /// <summary>The mailbox map: exactly the users dict's addresses.</summary>
+    public const string MailboxMap = "vmailbox";
+
     /// <summary>The users dict: one file, so passdb, userdb and deny entries always change together.</summary>
     public const string UsersDict = "users.dict";
 
-    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s)
+    /// <summary>Every file of every unit (tests and the render-only checks).</summary>
+    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) => [.. Postfix(snap, s), .. Dovecot(snap, s)];
+
+    /// <summary>
+    /// Postfix's files. The domain list and the transports are resolved by trivial-rewrite, which its
+    /// clients (qmgr, every smtpd) keep connected for up to ipc_ttl and which only notices a replaced
+    /// table when a new client connects: a change there needs the reload, or a new domain would read
+    /// "Relay access denied" for minutes. Mailbox and alias maps are looked up by smtpd/cleanup,
+    /// which check for a replaced table before each new connection.
+    /// </summary>
+    public static List<RenderedFile> Postfix(MailStackSnapshot snap, RenderSettings s)
     {
         var activeDomains = snap.Domains.Where(d => d.Active).OrderBy(d => d.DomainName, StringComparer.Ordinal).ToList();
         var ips = OutgoingIps(activeDomains);
         var cert = PickCert(snap.Certs, s.Hostname);
-
-        var files = new List<RenderedFile>
-        {
-            Text(Path.Combine(s.PostfixDir, MainCf), MailFileKind.PostfixConfig, RenderMainCf(snap.Global, s, cert, ips)),
-            Text(Path.Combine(s.PostfixDir, MasterCf), MailFileKind.PostfixConfig, RenderMasterCf(snap.Global, s, cert, ips)),
-            new(Path.Combine(s.PostfixDir, "vdomains"), MailFileKind.PostfixMap,
-                Lines("# virtual_mailbox_domains: active hosted domains", () => activeDomains.Select(d => d.DomainName + " OK"))),
+        return
+        [
+            Text(Path.Combine(s.PostfixDir, MainCf), RenderMainCf(snap.Global, s, cert, ips)),
+            Text(Path.Combine(s.PostfixDir, MasterCf), RenderMasterCf(snap.Global, s, cert, ips)),
+            new(Path.Combine(s.PostfixDir, "vdomains"), FileRole.Table,
+                Lines("# virtual_mailbox_domains: active hosted domains", () => activeDomains.Select(d => d.DomainName + " OK"))) { ReloadsDaemon = true },
             // With an LMTP virtual_transport the value is unused, but it must not be empty.
-            new(Path.Combine(s.PostfixDir, "vmailbox"), MailFileKind.PostfixMap,
+            new(Path.Combine(s.PostfixDir, MailboxMap), FileRole.Table,
                 Lines("# virtual_mailbox_maps: active mailboxes of active domains",
                     () => ActiveUsers(snap).Select(u => $"{u.Address.ToLowerInvariant()} {u.Domain}/{u.Username}/"))) { KeyOrder = AddressOrder.Instance, ReadsStore = true },
-            new(Path.Combine(s.PostfixDir, "valias"), MailFileKind.PostfixMap,
+            new(Path.Combine(s.PostfixDir, "valias"), FileRole.Table,
                 Lines("# virtual_alias_maps: aliases of active domains", () => snap.Aliases.Where(a => a.DomainActive)
                     .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
-            new(Path.Combine(s.PostfixDir, "transport"), MailFileKind.PostfixMap,
-                Lines("# transport_maps", () => s.ExtraTransport.Order(StringComparer.Ordinal))),
-            new(Path.Combine(s.PostfixDir, "sender_transport"), MailFileKind.PostfixMap,
+            new(Path.Combine(s.PostfixDir, "transport"), FileRole.Table,
+                Lines("# transport_maps", () => s.ExtraTransport.Order(StringComparer.Ordinal))) { ReloadsDaemon = true },
+            new(Path.Combine(s.PostfixDir, "sender_transport"), FileRole.Table,
                 Lines("# sender_dependent_default_transport_maps: sender domain -> transport bound to domains.outgoing_ip",
-                    () => activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))),
-            Text(s.DovecotConf, MailFileKind.DovecotConfig, RenderDovecotConf(snap.Global, s, cert)),
-            Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-users.conf.ext")),
-            Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), MailFileKind.DovecotConfig, RenderDictConf(s, "dict-deny.conf.ext")),
-            new(Path.Combine(s.DovecotDir, UsersDict), MailFileKind.DovecotAuth, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries))) { KeyOrder = AddressOrder.Instance, ReadsStore = true },
-        };
-        return files;
+                    () => activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))) { ReloadsDaemon = true },
+        ];
+    }
+
+    /// <summary>
+    /// Dovecot's files. The users dict holds passdb, userdb and the deny entries, readable by the
+    /// dovecot group only (it holds password hashes); it mirrors the mailbox map's addresses.
+    /// </summary>
+    public static List<RenderedFile> Dovecot(MailStackSnapshot snap, RenderSettings s)
+    {
+        var cert = PickCert(snap.Certs, s.Hostname);
+        return
+        [
+            Text(s.DovecotConf, RenderDovecotConf(snap.Global, s, cert)),
+            Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), RenderDictConf(s, "dict-users.conf.ext")),
+            Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), RenderDictConf(s, "dict-deny.conf.ext")),
+            new(Path.Combine(s.DovecotDir, UsersDict), FileRole.Lookup, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries)))
+            {
+                KeyOrder = AddressOrder.Instance, ReadsStore = true, Mode = RenderedFile.Mode0640, Group = "dovecot", MirrorOf = MailboxMap,
+            },
+        ];
     }
 
     /// <summary>The Dovecot file dict's key prefix: lookups of "passdb/x" read the line "shared/passdb/x".</summary>
@@ -317,10 +262,10 @@ internal static class MailRender
 
     static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
-    static RenderedFile Text(string path, MailFileKind kind, string text)
+    static RenderedFile Text(string path, string text)
     {
         var bytes = Utf8(text);
-        return new RenderedFile(path, kind, stream => stream.Write(bytes));
+        return new RenderedFile(path, FileRole.Config, stream => stream.Write(bytes));
     }
 
     /// <summary>A file of lines, each ending in LF, streamed as UTF-8 when written (never held whole).</summary>

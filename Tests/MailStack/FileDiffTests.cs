@@ -89,7 +89,7 @@ public sealed class FileDiffTests : IDisposable
         var temp = Path.Combine(dir, "temp");
         var bytes = System.Text.Encoding.UTF8.GetBytes(now);
         // Written in odd-sized pieces, as a StreamWriter would not.
-        var file = new RenderedFile(live, MailFileKind.PostfixMap, stream =>
+        var file = new RenderedFile(live, FileRole.Table, stream =>
         {
             for (var at = 0; at < bytes.Length; at += 10_007) stream.Write(bytes, at, Math.Min(10_007, bytes.Length - at));
         });

@@ -165,4 +165,24 @@ public class RenderTests
         Assert.Contains("-o smtpd_tls_security_level=encrypt", File(files, "master.cf"), StringComparison.Ordinal);
         Assert.Contains("ssl = required", File(files, "dovecot.conf"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void EachUnitOwnsItsFilesAndTheirDirectories()
+    {
+        var all = Units.All.SelectMany(u => u.Render(Sample(), Settings).Select(f => (Unit: u, File: f))).ToList();
+        Assert.Equal(all.Count, all.Select(x => x.File.Path).Distinct().Count()); // no file rendered twice
+        Assert.Equal(Units.All.Length, Units.All.Select(u => u.Name).Distinct().Count());
+        foreach (var (unit, file) in all)
+        {
+            // The sweep of interrupted applies and the directory set-up cover every file the unit writes.
+            Assert.Contains(Path.GetDirectoryName(file.Path), unit.Directories(Settings).Where(d => d.Sweep).Select(d => d.Path));
+            if (file.MirrorOf is { } mirror)
+                Assert.Contains(all, x => x.File.Name == mirror && x.File.Role == FileRole.Table);
+            Assert.True(file.Role == FileRole.Table || !file.ReloadsDaemon, $"{file.Name}: only a table says whether its change needs a reload");
+        }
+        // The users dict holds password hashes: never world-readable.
+        var dict = all.Single(x => x.File.Name == MailRender.UsersDict).File;
+        Assert.Equal(UnixFileMode.None, dict.Mode & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite));
+        Assert.Equal("dovecot", dict.Group);
+    }
 }
