@@ -16,7 +16,6 @@ internal sealed class Effective(GlobalConfig global, DomainDefaults domainDefaul
 {
     static readonly TierField[] DomainFields = TierFields.Domain.Fields;
     static readonly TierField[] MailboxFields = TierFields.Mailbox.Fields;
-    static readonly int QuotaAt = Array.FindIndex(MailboxFields, f => f.Name == "quota_bytes");
 
     readonly object?[] domainValues = TierRows.DomainDefaultsRow.Values(domainDefaults, DomainFields);
     readonly object?[] mailboxValues = TierRows.MailboxDefaultsRow.Values(mailboxDefaults, MailboxFields);
@@ -51,13 +50,7 @@ internal sealed class Effective(GlobalConfig global, DomainDefaults domainDefaul
         Write(json, "domain_id", domain.Id);
         Write(json, "domain_name", domain.Name);
         Write(json, "outgoing_ip", domain.OutgoingIp);
-        var o = 0;
-        for (var i = 0; i < DomainFields.Length; i++)
-        {
-            var f = DomainFields[i];
-            var own = f.Overridable ? overrides?[o++] : null;
-            Write(json, f.Name, own ?? domainValues[i] ?? (f.Inherits ? TierRows.GlobalRow.Get(global, f.Name) : null));
-        }
+        Merge(json, DomainFields, overrides, null, domainValues, name => TierRows.GlobalRow.Get(global, name));
         Write(json, "active", domain.Active);
     });
 
@@ -67,17 +60,27 @@ internal sealed class Effective(GlobalConfig global, DomainDefaults domainDefaul
         Write(json, "mailbox_username", mailbox.Username);
         Write(json, "domain_id", domain.DomainId);
         Write(json, "domain_name", domain.DomainName);
-        var o = 0;
-        for (var i = 0; i < MailboxFields.Length; i++)
-        {
-            var f = MailboxFields[i];
-            var own = f.Overridable ? overrides?[o++] : i == QuotaAt && mailbox.Quota > 0 ? (object)mailbox.Quota : null;
-            Write(json, f.Name, own ?? mailboxValues[i] ?? (f.Inherits ? TierRows.DomainEffectiveRow.Get(domain, f.Name) : null));
-        }
+        Merge(json, MailboxFields, overrides, mailbox.Quota > 0 ? mailbox.Quota : null, mailboxValues, name => TierRows.DomainEffectiveRow.Get(domain, name));
         foreach (var name in TierFields.MailboxEffectiveDomainFields) Write(json, name, TierRows.DomainEffectiveRow.Get(domain, name));
         Write(json, "mailbox_active", mailbox.Active);
         Write(json, "domain_active", domain.Active);
     });
+
+    /// <summary>
+    /// Writes each field's winner: the override (<paramref name="overrides"/> holds the overridable
+    /// fields in order; <paramref name="ownRow"/> stands for the one field that is not overridable,
+    /// the mailbox row's quota), else the defaults value, else for an inheriting field the parent's.
+    /// </summary>
+    static void Merge(Utf8JsonWriter json, TierField[] fields, object?[]? overrides, object? ownRow, object?[] defaults, Func<string, object?> parent)
+    {
+        var o = 0;
+        for (var i = 0; i < fields.Length; i++)
+        {
+            var f = fields[i];
+            var own = f.Overridable ? overrides?[o++] : ownRow;
+            Write(json, f.Name, own ?? defaults[i] ?? (f.Inherits ? parent(f.Name) : null));
+        }
+    }
 
     static void Write(Utf8JsonWriter json, string name, object? value) => RowShape<DomainEffective>.Write(json, name, value);
 }

@@ -61,6 +61,9 @@ public sealed class TierFieldsTests
         AssertKinds(AppJson.Api.DomainOverrides, TierFields.Domain.Overridable, nullable: true);
         AssertKinds(AppJson.Api.MailboxOverrides, TierFields.Mailbox.Overridable, nullable: true);
         Assert.All(TierFields.MailboxEffectiveDomainFields, name => Assert.Contains(TierFields.Domain.Fields, f => f.Name == name));
+        // Store/Effective.cs lets the mailbox row's own quota stand for the one field that has no override column.
+        Assert.Equal(["quota_bytes"], Names(TierFields.Mailbox.Fields.Where(f => !f.Overridable)));
+        Assert.DoesNotContain(TierFields.Domain.Fields, f => !f.Overridable);
     }
 
     [Fact]
