@@ -55,6 +55,7 @@ internal static class Program
         builder.Services.AddSingleton<MailboxRules>();
         builder.Services.AddSingleton<AliasRules>();
         builder.Services.AddSingleton<WhitelistRules>();
+        builder.Services.AddSingleton<DkimRules>();
         var paths = new MailPaths(config.SysRoot);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
@@ -76,6 +77,7 @@ internal static class Program
         app.MapAliases();
         app.MapConfigTiers();
         app.MapAntispam();
+        app.MapDkim();
         app.MapBackup();
         app.MapSystem();
         app.MapQueue();

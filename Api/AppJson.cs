@@ -72,6 +72,9 @@ namespace MailPanel.Api;
 // Anti-spam
 [JsonSerializable(typeof(AntispamConfig))]
 [JsonSerializable(typeof(WhitelistCreate))]
+[JsonSerializable(typeof(DkimGenerate))]
+[JsonSerializable(typeof(DkimPublicKey))]
+[JsonSerializable(typeof(ListPage<DkimListEntry>))]
 [JsonSerializable(typeof(WhitelistEntry))]
 [JsonSerializable(typeof(ListPage<WhitelistEntry>))]
 internal sealed partial class AppJson : JsonSerializerContext

@@ -26,6 +26,10 @@ internal sealed record MailPaths
         DovecotPidFile = Path.Combine(DovecotBaseDir, "master.pid");
         DovecotLog = HostPath("/var/log/dovecot.log");
         LogDir = HostPath("/var/log");
+        OpenDkimDir = HostPath("/etc/opendkim");
+        OpenDkimKeysDir = Path.Combine(OpenDkimDir, "keys");
+        OpenDkimRunDir = HostPath("/run/opendkim");
+        OpenDkimPidFile = Path.Combine(OpenDkimRunDir, "opendkim.pid");
         SystemdRunDir = HostPath("/run/systemd/system");
     }
 
@@ -33,6 +37,19 @@ internal sealed record MailPaths
     public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
 
     public string SysRoot { get; }
+
+    /// <summary>OpenDKIM's config directory; its keys live in keys/&lt;domain&gt;/&lt;selector&gt;.private.</summary>
+    public string OpenDkimDir { get; }
+
+    public string OpenDkimKeysDir { get; }
+
+    /// <summary>OpenDKIM's socket and pid file (Debian's own /run/opendkim).</summary>
+    public string OpenDkimRunDir { get; }
+
+    public string OpenDkimPidFile { get; }
+
+    /// <summary>Where the private key of a validated domain and selector lives.</summary>
+    public string DkimKeyPath(string domain, string selector) => Path.Combine(OpenDkimKeysDir, domain, selector + ".private");
 
     /// <summary>Postfix config_directory: every Postfix command gets `-c` with this absolute path.</summary>
     public string PostfixConfigDir { get; }

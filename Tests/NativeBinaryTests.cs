@@ -182,6 +182,10 @@ public class NativeBinaryTests
             var entry = (await Call("POST", "/api/v1/antispam/whitelist", """{"entry_type":"domain","value":"trusted-partner.com","note":"newsletter"}""", HttpStatusCode.OK)).Json["id"]!.GetValue<long>();
             await Call("GET", "/api/v1/antispam/whitelist", expect: HttpStatusCode.OK);
             await Call("DELETE", $"/api/v1/antispam/whitelist/{entry}", expect: HttpStatusCode.OK);
+            var dkim = await Call("POST", "/api/v1/dkim/generate", """{"domain":"example.com","selector":"default"}""", HttpStatusCode.Created);
+            Assert.StartsWith("default._domainkey\tIN\tTXT\t", dkim.Json["public_key"]!.GetValue<string>(), StringComparison.Ordinal);
+            await Call("GET", "/api/v1/dkim/list", expect: HttpStatusCode.OK);
+            await Call("GET", "/api/v1/dkim?domain=example.com&selector=default", expect: HttpStatusCode.OK);
             var token = (await Call("POST", "/api/v1/admin/tokens", """{"name":"ci-deploy"}""", HttpStatusCode.Created)).Json["id"]!.GetValue<long>();
             await Call("GET", "/api/v1/admin/tokens", expect: HttpStatusCode.OK);
             await Call("POST", $"/api/v1/admin/tokens/{token}/rotate", expect: HttpStatusCode.OK);
@@ -192,6 +196,7 @@ public class NativeBinaryTests
             var backup = await Call("GET", "/api/v1/backup", expect: HttpStatusCode.OK);
             var restored = await Call("POST", "/api/v1/backup/restore", backup.Body, HttpStatusCode.OK);
             Assert.Equal(1, restored.Json["mailboxes"]!.GetValue<int>());
+            await Call("DELETE", "/api/v1/dkim?domain=example.com&selector=default", expect: HttpStatusCode.OK);
             await Call("DELETE", $"/api/v1/aliases/{alias}", expect: HttpStatusCode.OK);
             await Call("DELETE", $"/api/v1/mailboxes/{mailbox}", expect: HttpStatusCode.OK);
             await Call("DELETE", $"/api/v1/domains/{domain}", expect: HttpStatusCode.OK);
