@@ -133,6 +133,17 @@ create_users_and_dirs() {
   install -d -o postfix -g postfix -m 0700 /var/lib/postfix             # data_directory
   install -d -o root -g root -m 0755 /var/lib/dovecot /run/dovecot
   install -d -o vmail -g vmail -m 0700 "$VMAIL_DIR"
+  # OpenDKIM runs on the rendered /etc/opendkim/opendkim.conf; its milter socket in /run/opendkim
+  # (0750 opendkim:opendkim) is reached by Postfix through the opendkim group, as Debian documents.
+  install -d -o root -g root -m 0755 /etc/opendkim /etc/opendkim/keys # before the daemon starts: its ReadWritePaths= binds it
+  install -d -o opendkim -g opendkim -m 0750 /run/opendkim
+  usermod -a -G opendkim postfix
+  if has_systemd; then
+    install -d -m 0755 /etc/systemd/system/opendkim.service.d
+    printf '[Service]\nExecStart=\nExecStart=/usr/sbin/opendkim -x /etc/opendkim/opendkim.conf\n' \
+      >/etc/systemd/system/opendkim.service.d/mailpanel.conf
+    systemctl daemon-reload
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +386,11 @@ start_mail_stack() {
       info "$name: running (pid $(cat "/run/$name/$name.pid"))"
       continue
     fi
-    "/etc/init.d/$name" start </dev/null >/dev/null 2>&1 || true
+    if [ "$name" = opendkim ]; then # on the rendered config, not Debian's /etc/opendkim.conf
+      /usr/sbin/opendkim -x /etc/opendkim/opendkim.conf </dev/null >/dev/null 2>&1 || true
+    else
+      "/etc/init.d/$name" start </dev/null >/dev/null 2>&1 || true
+    fi
     for _ in $(seq 1 20); do # the daemon writes its pid file just after it forks
       pid_file_alive "/run/$name/$name.pid" && break
       sleep 0.1

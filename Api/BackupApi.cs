@@ -56,8 +56,22 @@ internal static class BackupApi
         // Stored in the canonical spelling the config PUTs store (a backup taken here already is).
         await BackupStore.Import(db, doc, ConfigRules.Normalize, context.RequestAborted);
         reconciler.Request("backup restored");
-        return TypedResults.Ok(new RestoreResult("backup restored", doc.Domains.Count, doc.Mailboxes.Count, doc.Aliases.Count));
+        // The backup carries key references, not keys: say which key files this host lacks (nothing signs with them).
+        var missing = BackupCheck.MissingKeyFiles(doc);
+        if (missing.Count > 0)
+            context.RequestServices.GetRequiredService<ILogger<BackupDocument>>().LogWarning(
+                "backup restored without these DKIM private key files (copy them from the old host; until then those keys do not sign): {Files}",
+                string.Join(", ", missing));
+        return TypedResults.Ok(new RestoreResult("backup restored", doc.Domains.Count, doc.Mailboxes.Count, doc.Aliases.Count)
+        {
+            MissingKeyFiles = missing.Count > 0 ? missing : null,
+        });
     }
 }
 
-internal sealed record RestoreResult(string Message, long Domains, long Mailboxes, long Aliases);
+internal sealed record RestoreResult(string Message, long Domains, long Mailboxes, long Aliases)
+{
+    /// <summary>DKIM private key files the restored rows name and this host lacks; left out when there are none.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? MissingKeyFiles { get; init; }
+}

@@ -64,6 +64,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             Pop3Listen = config.Pop3Listen,
             ExtraTransport = TestTransport,
             ExtraMainCf = TestMainCfExtra ?? "",
+            OpenDkim = Sys.Run.Which("opendkim") is not null,
+            OpenDkimUser = Posix.LookupUser("opendkim") is null ? null : "opendkim",
         };
     }
 
@@ -275,7 +277,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
                     Log($"{unit.Name} not running: reload skipped");
                     continue;
                 }
-                await Require(unit.Reload(s), cancel);
+                await unit.Reload(s, cancel);
                 Interlocked.Increment(ref stack.reloads[Array.IndexOf(Units.All, unit)]);
                 Log($"{unit.Name} reloaded ({string.Join(", ", why)} changed)");
             }
@@ -374,7 +376,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             foreach (var dir in Units.All.SelectMany(u => u.Directories(s)))
             {
                 var user = dir.User is null ? null : Posix.LookupUser(dir.User);
-                Dir(dir.Path, dir.Mode, dir.User is null ? (0, 0) : user is { } u ? (u.Uid, dir.UserGroup ? u.Gid : 0) : null);
+                var group = dir.Group is null ? null : Posix.LookupGroup(dir.Group);
+                Dir(dir.Path, dir.Mode, dir.User is null ? (0, group ?? 0) : user is { } u ? (u.Uid, group ?? (dir.UserGroup ? u.Gid : 0)) : null);
             }
         }
 

@@ -3,16 +3,28 @@ using MailPanel.Render;
 namespace MailPanel.Mail;
 
 /// <summary>A command a unit runs: program and arguments; a quiet one logs nothing when it succeeds.</summary>
-internal sealed record UnitCommand(string Program, string[] Args, bool Quiet = false);
+internal sealed record UnitCommand(string Program, string[] Args, bool Quiet = false)
+{
+    /// <summary>Runs it; a failure throws (the apply names the step and rolls back).</summary>
+    public async Task Run(CancellationToken cancel)
+    {
+        var result = await Sys.Run.Exec(Program, Args, cancel: cancel);
+        if (!result.Ok) throw new InvalidOperationException(result.Describe($"{Program} {string.Join(' ', Args)}"));
+    }
+}
+
+/// <summary>How a unit is told to re-read its configuration.</summary>
+internal delegate Task UnitReload(RenderSettings s, CancellationToken cancel);
 
 /// <summary>
 /// A directory a unit needs, made only when missing, with an explicit mode (the host's umask may be
 /// 0, and `postfix check` refuses group/other-writable parents). Owner: <paramref name="User"/>'s uid
 /// (root when null or missing on the host) and group root, or the user's own group when
-/// <paramref name="UserGroup"/>. <paramref name="Sweep"/>: the unit's files live here, so hidden
-/// temp files and previous versions an interrupted apply left behind are removed from it.
+/// <paramref name="UserGroup"/>, or <paramref name="Group"/> when named (and present on the host).
+/// <paramref name="Sweep"/>: the unit's files live here, so hidden temp files and previous versions
+/// an interrupted apply left behind are removed from it.
 /// </summary>
-internal sealed record UnitDir(string Path, UnixFileMode Mode, string? User = null, bool UserGroup = false, bool Sweep = false);
+internal sealed record UnitDir(string Path, UnixFileMode Mode, string? User = null, bool UserGroup = false, bool Sweep = false, string? Group = null);
 
 /// <summary>
 /// One managed daemon, declared once: its files (rendered with path, role, mode and group by
@@ -26,7 +38,7 @@ internal sealed record MailUnit(
     string[] Programs,
     Func<MailStackSnapshot, RenderSettings, List<RenderedFile>> Render,
     Func<RenderSettings, UnitCommand[]> Checks,
-    Func<RenderSettings, UnitCommand> Reload)
+    UnitReload Reload)
 {
     /// <summary>The service name for the running probe (Sys/Services).</summary>
     public string Service => Name;
@@ -45,6 +57,7 @@ internal static class Units
 {
     const UnixFileMode Mode0755 = RenderedFile.Mode0644 | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     const UnixFileMode Mode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    const UnixFileMode Mode0750 = Mode0700 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
 
     public static readonly MailUnit Postfix = new("postfix", ["postfix", "postmap"], MailRender.Postfix,
         s =>
@@ -53,7 +66,7 @@ internal static class Units
             new("postconf", ["-c", s.PostfixDir, "-n"], Quiet: true),
             new("postfix", ["-c", s.PostfixDir, "check"]),
         ],
-        s => new("postfix", ["-c", s.PostfixDir, "reload"]))
+        (s, cancel) => new UnitCommand("postfix", ["-c", s.PostfixDir, "reload"]).Run(cancel))
     {
         NotInstalled = "postfix not installed: postmap, postfix check and reload skipped",
         Directories = s =>
@@ -68,7 +81,7 @@ internal static class Units
 
     public static readonly MailUnit Dovecot = new("dovecot", ["doveconf"], MailRender.Dovecot,
         s => [new("doveconf", ["-c", s.DovecotConf, "-n"], Quiet: true)],
-        s => new("doveadm", ["-c", s.DovecotConf, "reload"]))
+        (s, cancel) => new UnitCommand("doveadm", ["-c", s.DovecotConf, "reload"]).Run(cancel))
     {
         NotInstalled = "dovecot not installed: doveconf and reload skipped",
         Directories = s =>
@@ -81,5 +94,36 @@ internal static class Units
         Obsolete = s => [.. new[] { "users", "deny.imap", "deny.pop3", "deny.smtp" }.Select(name => Path.Combine(s.DovecotDir, name))],
     };
 
-    public static readonly MailUnit[] All = [Postfix, Dovecot];
+    /// <summary>
+    /// OpenDKIM: reloaded (SIGUSR1: it re-reads its config and tables) only when one of its files
+    /// changed. A key whose private key file is missing is marked so the render never signs with it.
+    /// </summary>
+    public static readonly MailUnit OpenDkim = new("opendkim", ["opendkim"],
+        (snap, s) => MailRender.OpenDkim(snap with { DkimKeys = [.. snap.DkimKeys.Select(k => k with { Present = File.Exists(k.PrivateKeyPath) })] }, s),
+        s => [new("opendkim", ["-n", "-x", Path.Combine(s.OpenDkimDir, "opendkim.conf")], Quiet: true)],
+        (s, _) => Signal(s.OpenDkimPidFile, SigUsr1))
+    {
+        NotInstalled = "opendkim not installed: its check and reload skipped (Postfix gets no milter)",
+        Directories = s =>
+        [
+            new(s.OpenDkimDir, Mode0755, Sweep: true),
+            // The milter socket: reachable by OpenDKIM and the postfix group only.
+            new(s.OpenDkimRunDir, Mode0750, "opendkim", Group: "postfix"),
+        ],
+    };
+
+    const int SigUsr1 = 10;
+
+    /// <summary>Signals the process its pid file names, in-process (no kill(1): a minimal host has none).</summary>
+    static Task Signal(string pidFile, int signal)
+    {
+        var text = Sys.Posix.ReadSmallFile(pidFile).Trim();
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) || pid <= 1)
+            throw new InvalidOperationException($"{pidFile} holds no pid ('{text}')");
+        if (!Sys.Posix.Kill(pid, signal)) throw new InvalidOperationException($"signal {signal} to pid {pid} ({pidFile}) failed");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>OpenDKIM first, so a new key is in its tables before Postfix starts passing mail to it.</summary>
+    public static readonly MailUnit[] All = [OpenDkim, Postfix, Dovecot];
 }

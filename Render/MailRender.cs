@@ -23,7 +23,7 @@ internal static class MailRender
     public const string UsersDict = "users.dict";
 
     /// <summary>Every file of every unit (tests and the render-only checks).</summary>
-    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) => [.. Postfix(snap, s), .. Dovecot(snap, s)];
+    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) => [.. OpenDkim(snap, s), .. Postfix(snap, s), .. Dovecot(snap, s)];
 
     /// <summary>
     /// Postfix's files. The domain list and the transports are resolved by trivial-rewrite, which its
@@ -74,6 +74,41 @@ internal static class MailRender
             {
                 KeyOrder = AddressOrder.Instance, ReadsStore = true, Mode = RenderedFile.Mode0640, Group = "dovecot", MirrorOf = MailboxMap,
             },
+        ];
+    }
+
+    /// <summary>
+    /// OpenDKIM's files. A hosted, active domain whose effective dkim_enabled is true signs with its
+    /// newest key whose file is present; a key whose file is missing (a restore without the key
+    /// files) is named in a KeyTable comment and never used.
+    /// </summary>
+    public static List<RenderedFile> OpenDkim(MailStackSnapshot snap, RenderSettings s)
+    {
+        var signing = snap.Domains.Where(d => d.Active && d.DkimEnabled).Select(d => d.DomainName).ToHashSet(StringComparer.Ordinal);
+        var keys = snap.DkimKeys.Where(k => signing.Contains(k.Domain)).ToList();
+        var newest = keys.Where(k => k.Present)
+            .GroupBy(k => k.Domain, StringComparer.Ordinal)
+            .Select(g => g.OrderByDescending(k => k.CreatedAt, StringComparer.Ordinal).ThenByDescending(k => k.Id).First())
+            .OrderBy(k => k.Domain, StringComparer.Ordinal).ToList();
+        var missing = keys.Where(k => !k.Present).OrderBy(k => k.Domain, StringComparer.Ordinal).ThenBy(k => k.Selector, StringComparer.Ordinal)
+            .Select(k => $"# {k.Domain}/{k.Selector}: {k.PrivateKeyPath} is missing; not signing with it");
+        static string Name(MailDkimKey k) => $"{k.Selector}._domainkey.{k.Domain}";
+        var trusted = new[] { "127.0.0.1", "::1", "localhost" }
+            .Concat(snap.Global.RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => n.Replace("[", "", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal)))
+            .Distinct(StringComparer.Ordinal);
+        return
+        [
+            Text(Path.Combine(s.OpenDkimDir, "opendkim.conf"), Fill(Template("opendkim.conf"), new()
+            {
+                ["SOCKET"] = s.OpenDkimSocket,
+                ["PIDFILE"] = s.OpenDkimPidFile,
+                ["DIR"] = s.OpenDkimDir,
+                ["USER"] = s.OpenDkimUser is { } user ? $"UserID                  {user}" : "# UserID: no opendkim user on this host, it runs as started",
+            })),
+            Text(Path.Combine(s.OpenDkimDir, "KeyTable"), string.Concat(
+                missing.Concat(newest.Select(k => $"{Name(k)} {k.Domain}:{k.Selector}:{k.PrivateKeyPath}")).Select(l => l + "\n"))),
+            Text(Path.Combine(s.OpenDkimDir, "SigningTable"), string.Concat(newest.Select(k => $"{k.Domain} {Name(k)}\n"))),
+            Text(Path.Combine(s.OpenDkimDir, "TrustedHosts"), string.Concat(trusted.Select(h => h + "\n"))),
         ];
     }
 
@@ -176,6 +211,13 @@ internal static class MailRender
             ["LMTP_SOCKET"] = s.LmtpSocket,
             ["MESSAGE_SIZE_LIMIT"] = Num(g.MessageSizeLimit),
             ["TLS"] = tls,
+            ["MILTERS"] = !s.OpenDkim ? "# ---- milters: none (OpenDKIM is not installed) ----" : $"""
+                # ---- milters: OpenDKIM signs outbound and verifies inbound mail; a dead milter never loses mail ----
+                milter_default_action = accept
+                milter_protocol = 6
+                smtpd_milters = unix:{s.OpenDkimSocket}
+                non_smtpd_milters = unix:{s.OpenDkimSocket}
+                """,
             ["EXTRA"] = s.ExtraMainCf,
         });
     }

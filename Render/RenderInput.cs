@@ -38,6 +38,9 @@ internal sealed class MailUsers(int count, Func<IEnumerable<MailUser>> inOrder)
 /// <summary>An alias row with its domain's active flag.</summary>
 internal sealed record MailAlias(string Source, string Destination, bool DomainActive);
 
+/// <summary>A DKIM key (dkim_keys); <paramref name="Present"/>: its private key file exists (checked by Mail/ before rendering).</summary>
+internal sealed record MailDkimKey(string Domain, string Selector, string PrivateKeyPath, string CreatedAt, long Id, bool Present = true);
+
 /// <summary>A registered certificate (tls_certs).</summary>
 internal sealed record MailCert(string Hostname, string CertPath, string KeyPath, string Issuer);
 
@@ -51,4 +54,5 @@ internal sealed record MailStackSnapshot(
     IReadOnlyList<DomainEffective> Domains,
     MailUsers Users,
     IReadOnlyList<MailAlias> Aliases,
-    IReadOnlyList<MailCert> Certs);
+    IReadOnlyList<MailCert> Certs,
+    IReadOnlyList<MailDkimKey> DkimKeys);

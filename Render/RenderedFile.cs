@@ -81,6 +81,10 @@ internal sealed record RenderSettings
     public IReadOnlyList<string> ExtraTransport { get; init; } = [];
     /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>
     public string ExtraMainCf { get; init; } = "";
+    /// <summary>OpenDKIM is installed: Postfix passes mail through its milter. False renders no milter wiring.</summary>
+    public bool OpenDkim { get; init; }
+    /// <summary>The user OpenDKIM drops to (UserID) when it exists on the host; null = it keeps running as started.</summary>
+    public string? OpenDkimUser { get; init; }
 
     public string SysRoot => Paths.SysRoot;
     public string HostPath(string absolute) => Paths.HostPath(absolute);
@@ -93,6 +97,10 @@ internal sealed record RenderSettings
     public string DovecotBaseDir => Paths.DovecotBaseDir;
     public string DovecotStateDir => Paths.DovecotStateDir;
     public string LmtpSocket => Paths.LmtpSocket;
+    public string OpenDkimDir => Paths.OpenDkimDir;
+    public string OpenDkimRunDir => Paths.OpenDkimRunDir;
+    public string OpenDkimSocket => Path.Combine(Paths.OpenDkimRunDir, "opendkim.sock");
+    public string OpenDkimPidFile => Paths.OpenDkimPidFile;
 
     /// <summary>
     /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a

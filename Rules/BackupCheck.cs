@@ -175,4 +175,8 @@ internal static class BackupCheck
         text is null ? "must be a string"
         : text.Length > MaxText ? $"must be at most {MaxText} characters"
         : text.Contains('\0', StringComparison.Ordinal) ? "must not contain NUL" : null;
+
+    /// <summary>The DKIM private key files the document's dkim_keys name and this host does not have, in document order.</summary>
+    public static List<string> MissingKeyFiles(BackupDocument doc) =>
+        [.. doc.DkimKeys.Select(k => k.PrivateKeyPath).Where(path => !File.Exists(path)).Distinct()];
 }

@@ -7,8 +7,11 @@ internal static class MailStackStore
 {
     const string AliasesSql = "SELECT a.source, a.destination, d.active FROM aliases a JOIN domains d ON d.id = a.domain_id ORDER BY a.id";
     const string CertsSql = "SELECT hostname, cert_path, key_path, issuer FROM tls_certs ORDER BY id";
+    const string DkimSql = "SELECT domain, selector, private_key_path, created_at, id FROM dkim_keys ORDER BY id";
 
     static MailAlias MapAlias(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.Bool(2));
+
+    static MailDkimKey MapDkim(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4));
 
     static MailCert MapCert(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3));
 
@@ -30,7 +33,8 @@ internal static class MailStackStore
             var users = new MailUsers(count, () => ConfigStore.StreamMailboxesByAddress(snapshot, byId, (m, hash) => new MailUser(hash, m)));
             var aliases = snapshot.Command(AliasesSql).ReadAll(MapAlias);
             var certs = snapshot.Command(CertsSql).ReadAll(MapCert);
-            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs), snapshot);
+            var dkim = snapshot.Command(DkimSql).ReadAll(MapDkim);
+            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim), snapshot);
         }
         catch
         {

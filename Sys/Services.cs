@@ -29,6 +29,7 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
         // when it does not exist (a host whose only Postfix config is the panel's SYSROOT/etc/postfix).
         ["postfix"] = new("postfix", "postconf", ["-d", "-h", "mail_version"], "postfix", paths.PostfixPidFile),
         ["dovecot"] = new("dovecot", "dovecot", ["--version"], "dovecot", paths.DovecotPidFile),
+        ["opendkim"] = new("opendkim", "opendkim", ["-V"], "opendkim", paths.OpenDkimPidFile),
     };
     readonly Lock gate = new();
     readonly Dictionary<string, (string? Value, DateTimeOffset At)> versions = new(StringComparer.Ordinal);

@@ -86,7 +86,9 @@ public class BackupTests
 
         var restored = await s.Post("/api/v1/backup/restore", first.ToJsonString());
         restored.AssertStatus(HttpStatusCode.OK);
-        Assert.Equal("""{"message":"backup restored","domains":2,"mailboxes":3,"aliases":2}""", restored.Json.ToJsonString());
+        // The key file the dkim_keys row names is not on this host: the answer says so (and nothing signs with it).
+        Assert.Equal("""{"message":"backup restored","domains":2,"mailboxes":3,"aliases":2,"missing_key_files":["/etc/opendkim/keys/example.com/default.private"]}""",
+            restored.Json.ToJsonString());
         Assert.Equal(Comparable(first), Comparable(await Backup(s)));
         // The restored rows are live: the API reads them and the restored hash still verifies.
         Assert.Equal("example.com", (string?)(await s.Get($"/api/v1/domains/{first["domains"]![0]!["id"]}")).Json["name"]);

@@ -102,6 +102,24 @@ for i in range(20):
 print(f"bcrypt cost 10 ($2b$): mailbox create latency median {statistics.median(times):.0f} ms (min {min(times):.0f}, max {max(times):.0f})")
 PY
 
+# DKIM: POST /api/v1/dkim/generate (2048-bit RSA in-process + 0600 key file + row), 40 keys.
+python3 - "$url" "$key" <<'PY'
+import sys, json, time, http.client, urllib.parse, statistics
+url, key = sys.argv[1:3]
+u = urllib.parse.urlparse(url)
+c = http.client.HTTPConnection(u.hostname, u.port)
+h = {"X-API-Key": key, "Content-Type": "application/json"}
+times = []
+for i in range(40):
+    t0 = time.perf_counter()
+    c.request("POST", "/api/v1/dkim/generate", json.dumps({"domain": f"dkim{i}.example", "selector": "default"}), h)
+    r = c.getresponse(); r.read()
+    times.append((time.perf_counter() - t0) * 1000)
+    assert r.status == 201, r.status
+q = statistics.quantiles(times, n=20)
+print(f"dkim/generate (2048-bit RSA), 40 keys: p50 {statistics.median(times):.0f} ms, p95 {q[18]:.0f} ms, max {max(times):.0f} ms")
+PY
+
 # 100,000 mailboxes: build a backup document, restore it, then time a backup of it.
 python3 - "$url" "$key" "$work/big.json" "$hash" <<'PY'
 import sys, json, urllib.request

@@ -186,7 +186,7 @@ public class MailFlowTests(MailStackFixture stack)
         (await S.Post("/api/v1/aliases", """{"source":"team@noreload.test","destination":"jill@noreload.test"}""")).AssertStatus(HttpStatusCode.Created);
         var log = (await stack.Reconcile()).Json["log"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
         Assert.Equal(reloads, stack.Stack.PostfixReloads);
-        Assert.Contains(log, l => l.StartsWith("postfix reloads since start:", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("postfix reloads since start:", StringComparison.Ordinal));
         var sent = await stack.Swaks("team@noreload.test", subject: "no-reload");
         Assert.True(sent.Ok, sent.Stdout);
         await stack.WaitForSubject("jill@noreload.test", "Jill-pass-1", "no-reload");

@@ -74,7 +74,11 @@ public sealed class MailStackFixture : IAsyncLifetime
         }
         var ports = FreePorts(4);
         (SmtpPort, SubmissionPort, ImapPort, Pop3Port) = (ports[0], ports[1], ports[2], ports[3]);
+        // SYSROOT under /run, not /tmp: OpenDKIM refuses a key with a world-writable ancestor (RequireSafeKeys).
+        Directory.CreateDirectory("/run/mp", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         Server = await TestServer.Start("MailStack", $"""
+            SYSROOT=/run/mp/{Guid.NewGuid().ToString("N")[..12]}
             MAIL_HOSTNAME=mail.panel.test
             SMTP_LISTEN=127.0.0.1:{SmtpPort}
             SUBMISSION_LISTEN=127.0.0.1:{SubmissionPort}
@@ -100,8 +104,20 @@ public sealed class MailStackFixture : IAsyncLifetime
         }
     }
 
+    public string OpenDkimConf => Path.Combine(Server.Config.SysRoot, "etc/opendkim/opendkim.conf");
+
+    string OpenDkimPidFile => Path.Combine(Server.Config.SysRoot, "run/opendkim/opendkim.pid");
+
+    /// <summary>OpenDKIM runs beside Postfix when it is installed (CI installs it): the milter the rendered main.cf names.</summary>
+    public static bool HasOpenDkim => MailPanel.Sys.Run.Which("opendkim") is not null;
+
     async Task StartDaemons()
     {
+        if (HasOpenDkim)
+        {
+            Must(await Daemon("opendkim", "-x", OpenDkimConf), "opendkim start");
+            await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "run/opendkim/opendkim.sock"))), "opendkim socket");
+        }
         Must(await Daemon("dovecot", "-c", DovecotConf), "dovecot start");
         await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "var/spool/postfix/private/dovecot-lmtp"))), "dovecot lmtp socket");
         var start = await Daemon("postfix", "-c", PostfixDir, "start");
@@ -122,9 +138,9 @@ public sealed class MailStackFixture : IAsyncLifetime
     {
         if (Server is null) return;
         await Daemon("postfix", "-c", PostfixDir, "stop");
-        var pidFile = Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid");
-        if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid))
+        foreach (var pidFile in new[] { Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid"), OpenDkimPidFile })
         {
+            if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) continue;
             Posix.Kill(pid, 15); // never by name: other sandboxes may be running
             for (var i = 0; i < 50 && Posix.IsAlive(pid); i++) await Task.Delay(100);
         }

@@ -66,7 +66,7 @@ public class RenderTests
             User(c, 4, "ghost"), User(b, 5, "noimap", imap: false, smtp: false)];
         List<MailAlias> aliases = [new("info@b.example", "amy@b.example", true), new("x@off.example", "ghost@off.example", false)];
         if (reversed) { domains.Reverse(); users.Reverse(); aliases.Reverse(); }
-        return new MailStackSnapshot(Global, domains, MailUsers.Of(users), aliases, []);
+        return new MailStackSnapshot(Global, domains, MailUsers.Of(users), aliases, [], []);
     }
 
     [Fact]
@@ -184,5 +184,34 @@ public class RenderTests
         var dict = all.Single(x => x.File.Name == MailRender.UsersDict).File;
         Assert.Equal(UnixFileMode.None, dict.Mode & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite));
         Assert.Equal("dovecot", dict.Group);
+    }
+
+    [Fact]
+    public void OpenDkimSignsActiveEnabledDomainsWithTheirNewestPresentKey()
+    {
+        var snap = Sample() with
+        {
+            Domains = [.. Sample().Domains, Domain(5, "nodkim.example") with { DkimEnabled = false }],
+            DkimKeys =
+            [
+                new("b.example", "old", "/k/b.example/old.private", "2026-01-01T00:00:00Z", 1),
+                new("b.example", "new", "/k/b.example/new.private", "2026-06-01T00:00:00Z", 2),
+                new("a.example", "gone", "/k/a.example/gone.private", "2026-06-01T00:00:00Z", 3, Present: false),
+                new("off.example", "default", "/k/off.example/default.private", "2026-06-01T00:00:00Z", 4),
+                new("nodkim.example", "default", "/k/nodkim.example/default.private", "2026-06-01T00:00:00Z", 5),
+                new("not-hosted.example", "default", "/k/not-hosted.example/default.private", "2026-06-01T00:00:00Z", 6),
+            ],
+        };
+        var files = MailRender.OpenDkim(snap, Settings with { OpenDkim = true });
+        Assert.Equal("# a.example/gone: /k/a.example/gone.private is missing; not signing with it\n"
+            + "new._domainkey.b.example b.example:new:/k/b.example/new.private\n", File(files, "KeyTable"));
+        Assert.Equal("b.example new._domainkey.b.example\n", File(files, "SigningTable"));
+        Assert.StartsWith("127.0.0.1\n::1\nlocalhost\n", File(files, "TrustedHosts"), StringComparison.Ordinal);
+        Assert.Contains("Socket                  local:" + Settings.OpenDkimSocket, File(files, "opendkim.conf"), StringComparison.Ordinal);
+        // Postfix passes mail through the milter only when OpenDKIM is there, and never loses mail to a dead one.
+        var withMilter = File(MailRender.Postfix(snap, Settings with { OpenDkim = true }), MailRender.MainCf);
+        Assert.Contains("smtpd_milters = unix:" + Settings.OpenDkimSocket, withMilter, StringComparison.Ordinal);
+        Assert.Contains("milter_default_action = accept", withMilter, StringComparison.Ordinal);
+        Assert.DoesNotContain("smtpd_milters", File(MailRender.Postfix(snap, Settings), MailRender.MainCf), StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,174 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace MailPanel.Tests.MailStack;
+
+/// <summary>
+/// Outbound DKIM through the real OpenDKIM milter: a mailbox submits on 587 to an outside address,
+/// a test-only transport hands the message to a sink SMTP listener on loopback, and python3-dkim
+/// verifies the captured signature against the TXT record the API returned (DNS answered from it).
+/// </summary>
+[Collection(MailStackCollection.Name)]
+public sealed class DkimSigningTests(MailStackFixture stack) : IAsyncLifetime
+{
+    TestServer S => stack.Server;
+    readonly Sink sink = new();
+
+    public Task InitializeAsync()
+    {
+        sink.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        sink.Dispose();
+        if (stack.Server is not null) stack.Stack.TestTransport = [];
+        return Task.CompletedTask;
+    }
+
+    async Task<string> SendAndCapture(string subject)
+    {
+        var sent = await stack.Swaks($"bob@{SinkDomain}", from: "alice@signed.test", subject: subject, submission: true,
+            authUser: "alice@signed.test", authPassword: "Alice-pass-1");
+        Assert.True(sent.Ok, sent.Stdout + sent.Stderr);
+        string? message = null;
+        await stack.WaitUntil(() => Task.FromResult(sink.TryTake(subject, out message)), $"the sink to receive '{subject}'", 20000,
+            logs: SinkDomain);
+        return message!;
+    }
+
+    const string SinkDomain = "sink.test";
+
+    static async Task<(bool Ok, string Output)> Verify(string message, string txtValue)
+    {
+        var dir = Directory.CreateTempSubdirectory("dkim-verify-").FullName;
+        try
+        {
+            var eml = Path.Combine(dir, "message.eml");
+            await File.WriteAllTextAsync(eml, message);
+            await File.WriteAllTextAsync(Path.Combine(dir, "txt"), txtValue);
+            // DNS is answered from the record the API returned, for exactly the name the signature names.
+            const string Script = """
+                import sys, dkim
+                msg = open(sys.argv[1], 'rb').read()
+                txt = open(sys.argv[2], 'rb').read()
+                def dns(name, timeout=5):
+                    return txt if name == b'default._domainkey.signed.test.' else None
+                print('verified' if dkim.verify(msg, dnsfunc=dns) else 'failed')
+                """;
+            var r = await MailPanel.Sys.Run.Exec("/usr/bin/python3", ["-c", Script, eml, Path.Combine(dir, "txt")], TimeSpan.FromSeconds(30));
+            return (r.Ok && r.Stdout.Trim() == "verified", r.Stdout + r.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    static bool Signed(string message) =>
+        message.Split("\r\n\r\n")[0].Split("\r\n").Any(l => l.StartsWith("DKIM-Signature:", StringComparison.OrdinalIgnoreCase));
+
+    [MailStackFact]
+    public async Task SubmittedMailIsSignedWithTheDomainsKeyUntilDisabledOrDeleted()
+    {
+        Assert.True(MailStackFixture.HasOpenDkim || !MailStackFixture.InCi, "CI must install opendkim");
+        if (!MailStackFixture.HasOpenDkim) return;
+        var d = await S.CreateDomain("signed.test");
+        await S.CreateMailbox(d, "alice", "Alice-pass-1");
+        var reloads = stack.Stack.Reloads(MailPanel.Mail.Units.OpenDkim);
+        var key = await S.Post("/api/v1/dkim/generate", """{"domain":"signed.test","selector":"default"}""");
+        key.AssertStatus(HttpStatusCode.Created);
+        var txt = DkimKeys.TxtValue(key.Json["public_key"]!.GetValue<string>());
+        stack.Stack.TestTransport = [$"{SinkDomain} smtp:[127.0.0.1]:{sink.Port}"];
+        await stack.Reconcile();
+        Assert.True(stack.Stack.Reloads(MailPanel.Mail.Units.OpenDkim) > reloads, "the new key reloads OpenDKIM: " + stack.LastReconcile);
+
+        var signed = await SendAndCapture("signed-1");
+        Assert.True(Signed(signed), signed);
+        Assert.Contains("d=signed.test", signed, StringComparison.Ordinal);
+        Assert.Contains("s=default", signed, StringComparison.Ordinal);
+        var (ok, output) = await Verify(signed, txt);
+        Assert.True(ok, output + "\n" + signed);
+
+        // dkim_enabled overridden off for the domain: no signature.
+        (await S.Put($"/api/v1/domains/{d}/overrides", """{"dkim_enabled":false}""")).AssertStatus(HttpStatusCode.OK);
+        await stack.Reconcile();
+        Assert.False(Signed(await SendAndCapture("unsigned-override")));
+
+        // Back on, then the key retired: no signature either.
+        (await S.Put($"/api/v1/domains/{d}/overrides", "{}")).AssertStatus(HttpStatusCode.OK);
+        await stack.Reconcile();
+        Assert.True(Signed(await SendAndCapture("signed-2")));
+        (await S.Delete("/api/v1/dkim?domain=signed.test&selector=default")).AssertStatus(HttpStatusCode.OK);
+        await stack.Reconcile();
+        Assert.False(Signed(await SendAndCapture("unsigned-deleted")));
+    }
+
+    /// <summary>A minimal SMTP server on loopback that keeps every message it is given.</summary>
+    sealed class Sink : IDisposable
+    {
+        readonly TcpListener listener = new(IPAddress.Loopback, 0);
+        readonly ConcurrentBag<string> messages = [];
+        readonly CancellationTokenSource stop = new();
+
+        public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        public void Start()
+        {
+            listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    TcpClient client;
+                    try { client = await listener.AcceptTcpClientAsync(stop.Token); }
+                    catch (OperationCanceledException) { return; }
+                    catch (ObjectDisposedException) { return; }
+                    _ = Task.Run(() => Serve(client));
+                }
+            });
+        }
+
+        async Task Serve(TcpClient client)
+        {
+            using (client)
+            {
+                var stream = client.GetStream();
+                var reader = new StreamReader(stream, Encoding.Latin1);
+                var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
+                await writer.WriteLineAsync("220 sink.test ESMTP");
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    var verb = line.Split(' ')[0].ToUpperInvariant();
+                    if (verb is "EHLO" or "HELO") await writer.WriteLineAsync("250 sink.test");
+                    else if (verb == "DATA")
+                    {
+                        await writer.WriteLineAsync("354 go ahead");
+                        var data = new StringBuilder();
+                        while (await reader.ReadLineAsync() is { } l && l != ".") data.Append(l.StartsWith("..", StringComparison.Ordinal) ? l[1..] : l).Append("\r\n");
+                        messages.Add(data.ToString());
+                        await writer.WriteLineAsync("250 kept");
+                    }
+                    else if (verb == "QUIT") { await writer.WriteLineAsync("221 bye"); return; }
+                    else await writer.WriteLineAsync("250 ok");
+                }
+            }
+        }
+
+        public bool TryTake(string subject, out string? message)
+        {
+            message = messages.FirstOrDefault(m => m.Contains($"Subject: {subject}\r\n", StringComparison.Ordinal));
+            return message is not null;
+        }
+
+        public void Dispose()
+        {
+            stop.Cancel();
+            listener.Stop();
+        }
+    }
+}
