@@ -55,6 +55,6 @@ internal static class DkimApi
     static async Task<Results<Ok<Ack>, JsonHttpResult<ApiError>>> Delete(HttpRequest request, DkimRules rules)
     {
         var done = await rules.Delete(request.Query["domain"], request.Query.TryGetValue("selector", out var s) ? s.ToString() : null);
-        return done.Ok ? Ack.Ok("dkim key deleted; reconciling…") : Errors.From(done);
+        return done.Ok ? Ack.Ok("dkim key deleted; it stops signing at the next reconcile") : Errors.From(done);
     }
 }

@@ -1,5 +1,4 @@
 using MailPanel.Core;
-using MailPanel.Mail;
 using MailPanel.Store;
 using MailPanel.Sys;
 
@@ -9,9 +8,11 @@ namespace MailPanel.Rules;
 /// DKIM keys (section 8). The domain and selector are validated before either becomes part of a
 /// path. A key file and its row change together: the new key is written (mode 0600 from its first
 /// byte, owned by the opendkim user where it exists) under a temp name, renamed over the old one
-/// inside the write transaction, and put back if the commit fails.
+/// inside the write transaction, and put back if the commit fails. As the reference says, neither
+/// generate nor delete reconciles by itself: the next reconcile (POST /system/reconcile, or the
+/// one any domain mutation requests) puts the change into OpenDKIM's tables.
 /// </summary>
-internal sealed class DkimRules(Db db, MailPaths paths, Reconciler reconciler)
+internal sealed class DkimRules(Db db, MailPaths paths)
 {
     const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     const UnixFileMode Mode0700 = Mode0600 | UnixFileMode.UserExecute;
@@ -61,7 +62,6 @@ internal sealed class DkimRules(Db db, MailPaths paths, Reconciler reconciler)
                 }
             }
             if (File.Exists(previous)) File.Delete(previous);
-            reconciler.Request("dkim key generated");
             return Outcome<DkimKey>.Done(row);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -95,7 +95,6 @@ internal sealed class DkimRules(Db db, MailPaths paths, Reconciler reconciler)
         {
             // The row is gone, so nothing signs with the key any more; a file left behind is only untidy.
         }
-        reconciler.Request("dkim key deleted");
         return Outcome<Done>.Done(default);
     }
 
