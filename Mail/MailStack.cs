@@ -21,7 +21,6 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
     readonly ILogger log = logger;
 
     const UnixFileMode Mode0644 = RenderedFile.Mode0644;
-    const UnixFileMode Mode0755 = Mode0644 | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
     readonly long[] reloads = new long[Units.All.Length];
 
@@ -48,7 +47,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
     /// <summary>Test hook: extra transport_maps lines (e.g. a destination that is never reachable).</summary>
     internal IReadOnlyList<string> TestTransport { get; set; } = [];
 
-    public RenderSettings Settings()
+    /// <param name="installed">The units whose programs are on this host (the render wires Postfix to OpenDKIM only when it is there).</param>
+    public RenderSettings Settings(IReadOnlySet<MailUnit> installed)
     {
         var vmail = Posix.LookupUser("vmail");
         return new RenderSettings
@@ -64,7 +64,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             Pop3Listen = config.Pop3Listen,
             ExtraTransport = TestTransport,
             ExtraMainCf = TestMainCfExtra ?? "",
-            OpenDkim = Sys.Run.Which("opendkim") is not null,
+            OpenDkim = installed.Contains(Units.OpenDkim),
             OpenDkimUser = Posix.LookupUser("opendkim") is null ? null : "opendkim",
         };
     }
@@ -164,7 +164,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
                 Log($"snapshot: {snap.Domains.Count} domains, {snap.Users.Count} mailboxes, {snap.Aliases.Count} aliases ({Lap()} ms)");
 
                 step = "directories";
-                s = stack.Settings();
+                foreach (var unit in Units.All.Where(u => u.Programs.All(p => Sys.Run.Which(p) is not null))) installed.Add(unit);
+                s = stack.Settings(installed);
                 EnsureDirectories();
                 SweepLeftovers();
 
@@ -204,11 +205,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             }
             Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
 
-            foreach (var unit in Units.All)
-            {
-                if (unit.Programs.All(p => Sys.Run.Which(p) is not null)) installed.Add(unit);
-                else Log(unit.NotInstalled);
-            }
+            foreach (var unit in Units.All.Where(u => !installed.Contains(u))) Log(unit.NotInstalled);
 
             // 1. Configs: install, then check in place (postfix check needs the real directory);
             //    nothing has been reloaded yet, so a failure here never reaches the running daemons.
@@ -377,17 +374,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             {
                 var user = dir.User is null ? null : Posix.LookupUser(dir.User);
                 var group = dir.Group is null ? null : Posix.LookupGroup(dir.Group);
-                Dir(dir.Path, dir.Mode, dir.User is null ? (0, group ?? 0) : user is { } u ? (u.Uid, group ?? (dir.UserGroup ? u.Gid : 0)) : null);
+                Posix.EnsureDirectory(dir.Path, dir.Mode, dir.User is null ? (0, group ?? 0) : user is { } u ? (u.Uid, group ?? (dir.UserGroup ? u.Gid : 0)) : null);
             }
-        }
-
-        static void Dir(string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
-        {
-            if (Directory.Exists(path)) return;
-            // Explicit modes: the host's umask may be 0, and `postfix check` refuses group/other-writable parents.
-            Directory.CreateDirectory(path, Mode0755);
-            File.SetUnixFileMode(path, mode);
-            if (owner is { } o && Posix.IsRoot) Posix.Chown(path, o.Uid, o.Gid);
         }
     }
 }

@@ -16,7 +16,6 @@ internal sealed class DkimRules(Db db, MailPaths paths)
 {
     const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     const UnixFileMode Mode0700 = Mode0600 | UnixFileMode.UserExecute;
-    const UnixFileMode Mode0755 = Mode0700 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     /// <summary>The lower-case domain and the selector (default when omitted), or the reference's 400.</summary>
     public static Outcome<(string Domain, string Selector)> Name(string? domain, string? selector)
@@ -41,9 +40,7 @@ internal sealed class DkimRules(Db db, MailPaths paths)
         var owner = Posix.LookupUser("opendkim");
         try
         {
-            MakeDirectory(paths.OpenDkimDir, Mode0755, null);
-            MakeDirectory(paths.OpenDkimKeysDir, Mode0755, null);
-            MakeDirectory(Path.GetDirectoryName(path)!, Mode0700, owner);
+            Posix.EnsureDirectory(Path.GetDirectoryName(path)!, Mode0700, owner); // missing parents (keys/, opendkim/) 0755 root
             var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = Mode0600 };
             using (var file = new FileStream(temp, options)) file.Write(System.Text.Encoding.ASCII.GetBytes(privateKey));
             DkimKey row;
@@ -96,13 +93,5 @@ internal sealed class DkimRules(Db db, MailPaths paths)
             // The row is gone, so nothing signs with the key any more; a file left behind is only untidy.
         }
         return Outcome<Done>.Done(default);
-    }
-
-    static void MakeDirectory(string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
-    {
-        if (Directory.Exists(path)) return;
-        Directory.CreateDirectory(path, mode);
-        File.SetUnixFileMode(path, mode);
-        if (owner is { } o && Posix.IsRoot) Posix.Chown(path, o.Uid, o.Gid);
     }
 }

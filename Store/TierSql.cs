@@ -83,20 +83,23 @@ internal static class TierSql
     public static List<string> AddMissingColumns(SqliteConnection connection, SqliteTransaction tx, TierTable tier)
     {
         var sql = new List<string>();
-        foreach (var f in tier.Fields.Where(f => !HasColumn(connection, tx, tier.Table, f.Name)))
+        var have = Columns(connection, tx, tier.Table);
+        foreach (var f in tier.Fields.Where(f => !have.Contains(f.Name)))
             sql.Add(f.Inherits
                 ? $"ALTER TABLE {tier.Table} ADD COLUMN {f.Name} {SqlType(f.Kind)}"
                 : $"ALTER TABLE {tier.Table} ADD COLUMN {f.Name} {SqlType(f.Kind)} NOT NULL DEFAULT {f.Seed}");
-        foreach (var f in tier.Overridable.Where(f => !HasColumn(connection, tx, tier.OverrideTable!, f.Name)))
+        if (tier.OverrideTable is null) return sql;
+        have = Columns(connection, tx, tier.OverrideTable);
+        foreach (var f in tier.Overridable.Where(f => !have.Contains(f.Name)))
             sql.Add($"ALTER TABLE {tier.OverrideTable} ADD COLUMN {f.Name} {SqlType(f.Kind)}");
         return sql;
     }
 
-    static bool HasColumn(SqliteConnection connection, SqliteTransaction tx, string table, string column)
+    /// <summary>The table's column names (one pragma query).</summary>
+    static HashSet<string> Columns(SqliteConnection connection, SqliteTransaction tx, string table)
     {
-        using var command = connection.Command("SELECT COUNT(*) FROM pragma_table_info($table) WHERE name = $column",
-            ("$table", table), ("$column", column));
+        using var command = connection.Command("SELECT name FROM pragma_table_info($table)", ("$table", table));
         command.Transaction = tx;
-        return command.Scalar() == 1;
+        return [.. command.ReadAll(r => r.GetString(0))];
     }
 }

@@ -86,6 +86,20 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="path"/> when it is missing (missing parents 0755), with an explicit mode
+    /// (the host's umask may be 0, and `postfix check` refuses group/other-writable parents) and, as
+    /// root, the owner. An existing directory is left exactly as it is.
+    /// </summary>
+    public static void EnsureDirectory(string path, UnixFileMode mode, (uint Uid, uint Gid)? owner)
+    {
+        if (Directory.Exists(path)) return;
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(path, mode);
+        if (owner is { } o && IsRoot) Chown(path, o.Uid, o.Gid);
+    }
+
     /// <summary>fsync of a directory, so a rename inside it is durable.</summary>
     public static void FsyncDirectory(string dir)
     {
