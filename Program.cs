@@ -56,6 +56,7 @@ internal static class Program
         builder.Services.AddSingleton<AliasRules>();
         builder.Services.AddSingleton<WhitelistRules>();
         builder.Services.AddSingleton<DkimRules>();
+        builder.Services.AddSingleton<TlsRules>();
         var paths = new MailPaths(config.SysRoot);
         builder.Services.AddSingleton(paths); // where the mail stack lives, under SYSROOT
         builder.Services.AddSingleton(sp => new Services(paths, sp.GetRequiredService<TimeProvider>()));
@@ -78,6 +79,7 @@ internal static class Program
         app.MapConfigTiers();
         app.MapAntispam();
         app.MapDkim();
+        app.MapTls();
         app.MapBackup();
         app.MapSystem();
         app.MapQueue();

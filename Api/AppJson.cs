@@ -75,6 +75,10 @@ namespace MailPanel.Api;
 [JsonSerializable(typeof(DkimGenerate))]
 [JsonSerializable(typeof(DkimPublicKey))]
 [JsonSerializable(typeof(ListPage<DkimListEntry>))]
+// TLS
+[JsonSerializable(typeof(ListPage<TlsCertView>))]
+[JsonSerializable(typeof(TlsIssue))]
+[JsonSerializable(typeof(TlsUploadResponse))]
 [JsonSerializable(typeof(WhitelistEntry))]
 [JsonSerializable(typeof(ListPage<WhitelistEntry>))]
 internal sealed partial class AppJson : JsonSerializerContext

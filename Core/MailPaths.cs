@@ -31,10 +31,16 @@ internal sealed record MailPaths
         OpenDkimRunDir = HostPath("/run/opendkim");
         OpenDkimPidFile = Path.Combine(OpenDkimRunDir, "opendkim.pid");
         SystemdRunDir = HostPath("/run/systemd/system");
+        TlsDir = HostPath("/etc/backendside-mailpanel/tls");
+        LetsEncryptDir = HostPath("/etc/letsencrypt");
     }
 
     /// <summary>An absolute host path moved under SYSROOT.</summary>
     public string HostPath(string absolute) => Path.Combine(SysRoot, absolute.TrimStart('/'));
+
+    /// <summary>A stored path (tls_certs, dkim_keys) as a file on this host: one already under SYSROOT is kept as is.</summary>
+    public string Stored(string path) =>
+        SysRoot.TrimEnd('/').Length > 0 && path.StartsWith(SysRoot.TrimEnd('/') + "/", StringComparison.Ordinal) ? path : HostPath(path);
 
     public string SysRoot { get; }
 
@@ -47,6 +53,16 @@ internal sealed record MailPaths
     public string OpenDkimRunDir { get; }
 
     public string OpenDkimPidFile { get; }
+
+    /// <summary>The panel's certificates: uploaded/&lt;hostname&gt;/ (operator bundles) and self/&lt;hostname&gt;/ (the installer's).</summary>
+    public string TlsDir { get; }
+
+    /// <summary>Where a validated hostname's uploaded (or self-signed: <paramref name="kind"/> = "self") chain and key live.</summary>
+    public (string Chain, string Key) TlsFiles(string kind, string hostname) =>
+        (Path.Combine(TlsDir, kind, hostname, "fullchain.pem"), Path.Combine(TlsDir, kind, hostname, "privkey.pem"));
+
+    /// <summary>certbot's --config-dir: live/&lt;hostname&gt;/fullchain.pem and privkey.pem are where it leaves a certificate.</summary>
+    public string LetsEncryptDir { get; }
 
     /// <summary>Where the private key of a validated domain and selector lives.</summary>
     public string DkimKeyPath(string domain, string selector) => Path.Combine(OpenDkimKeysDir, domain, selector + ".private");

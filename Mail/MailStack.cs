@@ -62,6 +62,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             SubmissionListen = config.SubmissionListen,
             ImapListen = config.ImapListen,
             Pop3Listen = config.Pop3Listen,
+            ImapsListen = config.ImapsListen,
+            Pop3sListen = config.Pop3sListen,
             ExtraTransport = TestTransport,
             ExtraMainCf = TestMainCfExtra ?? "",
             OpenDkim = installed.Contains(Units.OpenDkim),
@@ -156,7 +158,8 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
         async Task Apply(CancellationToken cancel)
         {
             step = "snapshot";
-            var (snap, read) = MailStackStore.Open(stack.store);
+            var (stored, read) = MailStackStore.Open(stack.store);
+            var snap = Units.WithFileFacts(stored, new MailPaths(stack.Config.SysRoot));
             List<Changed> changed;
             int fileCount;
             using (read)

@@ -99,7 +99,7 @@ internal static class Units
     /// changed. A key whose private key file is missing is marked so the render never signs with it.
     /// </summary>
     public static readonly MailUnit OpenDkim = new("opendkim", ["opendkim"],
-        (snap, s) => MailRender.OpenDkim(snap with { DkimKeys = [.. snap.DkimKeys.Select(k => k with { Present = File.Exists(k.PrivateKeyPath) })] }, s),
+        MailRender.OpenDkim,
         s => [new("opendkim", ["-n", "-x", Path.Combine(s.OpenDkimDir, "opendkim.conf")], Quiet: true)],
         (s, _) => Signal(s.OpenDkimPidFile, SigUsr1))
     {
@@ -122,6 +122,33 @@ internal static class Units
             throw new InvalidOperationException($"{pidFile} holds no pid ('{text}')");
         if (!Sys.Posix.Kill(pid, signal)) throw new InvalidOperationException($"signal {signal} to pid {pid} ({pidFile}) failed");
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The facts about files the render needs and cannot read itself (it does no I/O): whether each
+    /// DKIM key file is there, and a digest of each certificate's chain and key (empty when one is
+    /// missing or unreadable, so a restore without the files never points a daemon at nothing).
+    /// </summary>
+    public static MailStackSnapshot WithFileFacts(MailStackSnapshot snap, Core.MailPaths paths) => snap with
+    {
+        DkimKeys = [.. snap.DkimKeys.Select(k => k with { PrivateKeyPath = paths.Stored(k.PrivateKeyPath) } is var key
+            ? key with { Present = File.Exists(key.PrivateKeyPath) } : key)],
+        Certs = [.. snap.Certs.Select(c => c with { CertPath = paths.Stored(c.CertPath), KeyPath = paths.Stored(c.KeyPath) } is var cert
+            ? cert with { Stamp = Stamp(cert.CertPath, cert.KeyPath) } : cert)],
+    };
+
+    static string Stamp(params string[] files)
+    {
+        try
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            foreach (var file in files) hash.AppendData(File.ReadAllBytes(file));
+            return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     /// <summary>OpenDKIM first, so a new key is in its tables before Postfix starts passing mail to it.</summary>

@@ -14,7 +14,7 @@ namespace MailPanel.Render;
 internal static class MailRender
 {
     public const string MainCf = "main.cf", MasterCf = "master.cf";
-    public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport"];
+    public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport", RequireTlsMap];
 
     /// <summary>The mailbox map: exactly the users dict's addresses.</summary>
     public const string MailboxMap = "vmailbox";
@@ -55,6 +55,9 @@ internal static class MailRender
             new(Path.Combine(s.PostfixDir, "sender_transport"), FileRole.Table,
                 Lines("# sender_dependent_default_transport_maps: sender domain -> transport bound to domains.outgoing_ip",
                     () => activeDomains.Where(d => d.OutgoingIp.Length > 0).Select(d => $"@{d.DomainName} {TransportName(d.OutgoingIp)}"))) { ReloadsDaemon = true },
+            new(Path.Combine(s.PostfixDir, RequireTlsMap), FileRole.Table,
+                Lines("# check_recipient_access: domains whose effective require_tls_inbound is true",
+                    () => activeDomains.Where(d => d.RequireTlsInbound).Select(d => $"{d.DomainName} reject_plaintext_session"))),
         ];
     }
 
@@ -70,6 +73,7 @@ internal static class MailRender
             Text(s.DovecotConf, RenderDovecotConf(snap.Global, s, cert)),
             Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), RenderDictConf(s, "dict-users.conf.ext")),
             Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), RenderDictConf(s, "dict-deny.conf.ext")),
+            Text(Path.Combine(s.DovecotDir, "dict-insecure.conf.ext"), RenderDictConf(s, "dict-insecure.conf.ext")),
             new(Path.Combine(s.DovecotDir, UsersDict), FileRole.Lookup, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries)))
             {
                 KeyOrder = AddressOrder.Instance, ReadsStore = true, Mode = RenderedFile.Mode0640, Group = "dovecot", MirrorOf = MailboxMap,
@@ -128,6 +132,7 @@ internal static class MailRender
         if (!u.EnabledImap) { yield return DictPrefix + "deny/imap/" + address; yield return "{}"; }
         if (!u.EnabledPop3) { yield return DictPrefix + "deny/pop3/" + address; yield return "{}"; }
         if (!u.EnabledSmtp) { yield return DictPrefix + "deny/smtp/" + address; yield return "{}"; }
+        if (u.RequireTls) { yield return DictPrefix + "deny/insecure/" + address; yield return "{}"; }
         yield return DictPrefix + "passdb/" + address;
         yield return "{\"password\":" + JsonString(u.PasswordHash) + "}";
         yield return DictPrefix + "userdb/" + address;
@@ -162,17 +167,27 @@ internal static class MailRender
     static List<string> OutgoingIps(List<DomainEffective> activeDomains) =>
         activeDomains.Select(d => d.OutgoingIp).Where(ip => ip.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>The certificate for MAIL_HOSTNAME (uploaded over Let's Encrypt over self-signed), else the newest one.</summary>
+    /// <summary>
+    /// The certificate whose files are present for MAIL_HOSTNAME (uploaded over Let's Encrypt over
+    /// self-signed, the newest registration within one kind), else the newest present one.
+    /// </summary>
     public static MailCert? PickCert(IReadOnlyList<MailCert> certs, string hostname)
     {
         static int Rank(string issuer) => issuer switch { "uploaded" => 0, "letsencrypt" => 1, _ => 2 };
-        var forHost = certs.Where(c => string.Equals(c.Hostname, hostname, StringComparison.OrdinalIgnoreCase)).OrderBy(c => Rank(c.Issuer)).ToList();
-        return forHost.Count > 0 ? forHost[0] : certs.Count > 0 ? certs[^1] : null;
+        var present = certs.Where(c => c.Present).ToList();
+        var forHost = present.Where(c => string.Equals(c.Hostname, hostname, StringComparison.OrdinalIgnoreCase))
+            .Select((c, i) => (c, i)).OrderBy(x => Rank(x.c.Issuer)).ThenByDescending(x => x.i).Select(x => x.c).ToList();
+        return forHost.Count > 0 ? forHost[0] : present.Count > 0 ? present[^1] : null;
     }
 
+    /// <summary>The comment that ties a config to the certificate's bytes (see <see cref="MailCert.Stamp"/>).</summary>
+    static string CertComment(MailCert cert) => $"# certificate: {cert.Hostname} ({cert.Issuer}), files {cert.Stamp}";
+
+    /// <summary>Hosted domains with an effective require_tls_inbound: Postfix refuses their recipients in a plaintext session.</summary>
+    public const string RequireTlsMap = "require_tls";
+
     /// <summary>Stored certificate paths are host paths; one already under SYSROOT is kept as is.</summary>
-    static string CertPath(RenderSettings s, string path) =>
-        s.SysRoot.TrimEnd('/').Length > 0 && path.StartsWith(s.SysRoot.TrimEnd('/') + "/", StringComparison.Ordinal) ? path : s.HostPath(path);
+    static string CertPath(RenderSettings s, string path) => s.Paths.Stored(path);
 
     static string RenderMainCf(GlobalConfig g, RenderSettings s, MailCert? cert, List<string> ips)
     {
@@ -188,7 +203,8 @@ internal static class MailRender
         else
         {
             var min = ">=" + g.TlsMinVersion;
-            tls = $"smtpd_tls_chain_files = {CertPath(s, cert.KeyPath)}, {CertPath(s, cert.CertPath)}\n"
+            tls = CertComment(cert) + "\n"
+                + $"smtpd_tls_chain_files = {CertPath(s, cert.KeyPath)}, {CertPath(s, cert.CertPath)}\n"
                 + "smtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n"
                 + $"smtpd_tls_protocols = {min}\nsmtpd_tls_mandatory_protocols = {min}\n"
                 + $"smtpd_tls_mandatory_ciphers = {g.CipherPolicy}\nsmtpd_tls_loglevel = 1";
@@ -250,9 +266,16 @@ internal static class MailRender
     {
         var imap = Endpoint(s.ImapListen);
         var pop3 = Endpoint(s.Pop3Listen);
+        // Implicit TLS (993/995) listens only once there is a certificate to present.
+        string TlsListener(string name, string listen)
+        {
+            if (cert is null) return $"  inet_listener {name} {{\n    port = 0\n  }}";
+            var ep = Endpoint(listen);
+            return $"  inet_listener {name} {{\n    address = {DovecotAddress(ep.Address)}\n    port = {Num(ep.Port)}\n    ssl = yes\n  }}";
+        }
         var tls = cert is null
             ? "# no certificate registered: plaintext logins allowed (2.3 name; 2.4 calls it auth_allow_cleartext)\nssl = no\ndisable_plaintext_auth = no"
-            : $"ssl = required\nssl_cert = <{CertPath(s, cert.CertPath)}\nssl_key = <{CertPath(s, cert.KeyPath)}\n"
+            : CertComment(cert) + $"\nssl = required\nssl_cert = <{CertPath(s, cert.CertPath)}\nssl_key = <{CertPath(s, cert.KeyPath)}\n"
               + $"ssl_min_protocol = {g.TlsMinVersion}\nssl_cipher_list = {(g.CipherPolicy == "high" ? "HIGH:!aNULL:!MD5" : "HIGH:MEDIUM:!aNULL:!MD5:!RC4")}\n"
               + "disable_plaintext_auth = yes";
         return Fill(Template("dovecot.conf"), new()
@@ -273,6 +296,8 @@ internal static class MailRender
             ["IMAP_PORT"] = Num(imap.Port),
             ["POP3_ADDR"] = DovecotAddress(pop3.Address),
             ["POP3_PORT"] = Num(pop3.Port),
+            ["IMAPS"] = TlsListener("imaps", s.ImapsListen),
+            ["POP3S"] = TlsListener("pop3s", s.Pop3sListen),
             ["TLS"] = tls,
         });
     }

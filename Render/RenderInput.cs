@@ -8,10 +8,11 @@ namespace MailPanel.Render;
 /// purpose: a reconcile holds 100,000 of them.
 /// </summary>
 internal sealed record MailUser(string Domain, string Username, string PasswordHash, long QuotaBytes,
-    bool EnabledImap, bool EnabledPop3, bool EnabledSmtp, bool MailboxActive, bool DomainActive)
+    bool EnabledImap, bool EnabledPop3, bool EnabledSmtp, bool MailboxActive, bool DomainActive, bool RequireTls = false)
 {
     public MailUser(string passwordHash, MailboxEffective m)
-        : this(m.DomainName, m.MailboxUsername, passwordHash, m.QuotaBytes, m.EnabledImap, m.EnabledPop3, m.EnabledSmtp, m.MailboxActive, m.DomainActive)
+        : this(m.DomainName, m.MailboxUsername, passwordHash, m.QuotaBytes, m.EnabledImap, m.EnabledPop3, m.EnabledSmtp, m.MailboxActive, m.DomainActive,
+            m.RequireTlsClient)
     {
     }
 
@@ -41,8 +42,15 @@ internal sealed record MailAlias(string Source, string Destination, bool DomainA
 /// <summary>A DKIM key (dkim_keys); <paramref name="Present"/>: its private key file exists (checked by Mail/ before rendering).</summary>
 internal sealed record MailDkimKey(string Domain, string Selector, string PrivateKeyPath, string CreatedAt, long Id, bool Present = true);
 
-/// <summary>A registered certificate (tls_certs).</summary>
-internal sealed record MailCert(string Hostname, string CertPath, string KeyPath, string Issuer);
+/// <summary>
+/// A registered certificate (tls_certs). <paramref name="Stamp"/>: a digest of its chain and key files
+/// (read by Mail/ before rendering; empty = a file is missing, so it is never configured). The
+/// configs name it, so a renewal or re-upload that keeps the paths still changes them and reloads.
+/// </summary>
+internal sealed record MailCert(string Hostname, string CertPath, string KeyPath, string Issuer, string Stamp = "present")
+{
+    public bool Present => Stamp.Length > 0;
+}
 
 /// <summary>
 /// Everything one render of the mail stack needs, read in ONE read transaction so the files agree

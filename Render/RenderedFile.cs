@@ -77,6 +77,8 @@ internal sealed record RenderSettings
     public required string SubmissionListen { get; init; }
     public required string ImapListen { get; init; }
     public required string Pop3Listen { get; init; }
+    public string ImapsListen { get; init; } = "0.0.0.0:993";
+    public string Pop3sListen { get; init; } = "0.0.0.0:995";
     /// <summary>Extra transport_maps lines (tests: a destination that is never reachable).</summary>
     public IReadOnlyList<string> ExtraTransport { get; init; } = [];
     /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>

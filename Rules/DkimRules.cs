@@ -41,8 +41,7 @@ internal sealed class DkimRules(Db db, MailPaths paths)
         try
         {
             Posix.EnsureDirectory(Path.GetDirectoryName(path)!, Mode0700, owner); // missing parents (keys/, opendkim/) 0755 root
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = Mode0600 };
-            using (var file = new FileStream(temp, options)) file.Write(System.Text.Encoding.ASCII.GetBytes(privateKey));
+            AtomicFile.WriteTemp(path, privateKey, Mode0600);
             DkimKey row;
             using (var write = await db.BeginWrite())
             {

@@ -28,6 +28,11 @@ internal sealed record AppConfig
     public string SubmissionListen { get; init; } = "0.0.0.0:587";
     public string ImapListen { get; init; } = "0.0.0.0:143";
     public string Pop3Listen { get; init; } = "0.0.0.0:110";
+    /// <summary>Dovecot's implicit-TLS listeners, open once a certificate is registered.</summary>
+    public string ImapsListen { get; init; } = "0.0.0.0:993";
+    public string Pop3sListen { get; init; } = "0.0.0.0:995";
+    /// <summary>The certbot program POST /tls/issue and /tls/renew run (a name on the fixed PATH, or an absolute path).</summary>
+    public string Certbot { get; init; } = "certbot";
 
     public string DatabasePath => Path.Combine(DataDir, "mailpanel.db");
 
@@ -39,6 +44,7 @@ internal sealed record AppConfig
         "LISTEN", "API_KEY", "ADMIN_USER", "ADMIN_PASSWORD_HASH", "JWT_SECRET", "DATA_DIR", "VMAIL_DIR",
         "SYSROOT", "RATE_LIMIT_LOGIN_PER_MIN", "RATE_LIMIT_API_PER_MIN", "ADMIN_LOGIN_WHITELIST", "API_KEY_WHITELIST",
         "MAIL_HOSTNAME", "SMTP_LISTEN", "SUBMISSION_LISTEN", "IMAP_LISTEN", "POP3_LISTEN",
+        "IMAPS_LISTEN", "POP3S_LISTEN", "CERTBOT",
     ];
 
     /// <summary>Parses config.env text. Any problem is a <see cref="ConfigException"/> with one clear line.</summary>
@@ -96,6 +102,9 @@ internal sealed record AppConfig
             SubmissionListen = Optional("SUBMISSION_LISTEN", "0.0.0.0:587"),
             ImapListen = Optional("IMAP_LISTEN", "0.0.0.0:143"),
             Pop3Listen = Optional("POP3_LISTEN", "0.0.0.0:110"),
+            ImapsListen = Optional("IMAPS_LISTEN", "0.0.0.0:993"),
+            Pop3sListen = Optional("POP3S_LISTEN", "0.0.0.0:995"),
+            Certbot = Optional("CERTBOT", "certbot"),
         };
         if (Encoding.UTF8.GetByteCount(config.JwtSecret) < 32) throw new ConfigException("JWT_SECRET must be at least 32 bytes");
         if (!Passwords.IsStoredHash(config.AdminPasswordHash))
@@ -104,7 +113,8 @@ internal sealed record AppConfig
         if (!Validate.IsHostName(config.MailHostname))
             throw new ConfigException($"MAIL_HOSTNAME '{config.MailHostname}' is not a host name");
         foreach (var (key, listen) in new[] { ("SMTP_LISTEN", config.SmtpListen), ("SUBMISSION_LISTEN", config.SubmissionListen),
-            ("IMAP_LISTEN", config.ImapListen), ("POP3_LISTEN", config.Pop3Listen) })
+            ("IMAP_LISTEN", config.ImapListen), ("POP3_LISTEN", config.Pop3Listen),
+            ("IMAPS_LISTEN", config.ImapsListen), ("POP3S_LISTEN", config.Pop3sListen) })
             if (!Validate.TryParseListen(listen, out var ep) || ep.Port == 0)
                 throw new ConfigException($"{key} '{listen}' is not address:port (port 1-65535)");
         foreach (var (key, path) in new[] { ("DATA_DIR", config.DataDir), ("VMAIL_DIR", config.VmailDir), ("SYSROOT", config.SysRoot) })

@@ -24,6 +24,19 @@ internal static class AtomicFile
         Posix.FsyncDirectory(Path.GetDirectoryName(path)!);
     }
 
+    /// <summary>
+    /// Writes <paramref name="text"/> to <paramref name="path"/>'s temp name, created with
+    /// <paramref name="mode"/> from its first byte (a secret is never readable by others, not even
+    /// for a moment); <see cref="Install"/> then puts it in place.
+    /// </summary>
+    public static string WriteTemp(string path, string text, UnixFileMode mode)
+    {
+        var temp = TempName(path);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = mode };
+        using (var file = new FileStream(temp, options)) file.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        return temp;
+    }
+
     /// <summary>Removes a file and makes the removal durable; a missing file is fine.</summary>
     public static void Delete(string path)
     {
