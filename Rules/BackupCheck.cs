@@ -178,5 +178,6 @@ internal static class BackupCheck
 
     /// <summary>The DKIM private key files the document's dkim_keys name and this host does not have, in document order.</summary>
     public static List<string> MissingKeyFiles(BackupDocument doc) =>
-        [.. doc.DkimKeys.Select(k => k.PrivateKeyPath).Where(path => !File.Exists(path)).Distinct()];
+        [.. doc.DkimKeys.Select(k => k.PrivateKeyPath).Concat(doc.TlsCerts.SelectMany(c => new[] { c.CertPath, c.KeyPath }))
+            .Where(path => !File.Exists(path)).Distinct()];
 }

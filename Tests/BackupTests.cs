@@ -86,8 +86,11 @@ public class BackupTests
 
         var restored = await s.Post("/api/v1/backup/restore", first.ToJsonString());
         restored.AssertStatus(HttpStatusCode.OK);
-        // The key file the dkim_keys row names is not on this host: the answer says so (and nothing signs with it).
-        Assert.Equal("""{"message":"backup restored","domains":2,"mailboxes":3,"aliases":2,"missing_key_files":["/etc/opendkim/keys/example.com/default.private"]}""",
+        // The key file the dkim_keys row names and the certificate files the tls_certs rows name are not on
+        // this host: the answer says so (nothing signs with that key, no daemon is pointed at those certificates).
+        string[] missing = ["/etc/opendkim/keys/example.com/default.private", "/etc/letsencrypt/live/mail.example.com/fullchain.pem",
+            "/etc/letsencrypt/live/mail.example.com/privkey.pem", "/etc/backendside-mailpanel/tls/self.pem", "/etc/backendside-mailpanel/tls/self.key"];
+        Assert.Equal("""{"message":"backup restored","domains":2,"mailboxes":3,"aliases":2,"missing_key_files":[""" + string.Join(',', missing.Select(m => $"\"{m}\"")) + "]}",
             restored.Json.ToJsonString());
         Assert.Equal(Comparable(first), Comparable(await Backup(s)));
         // The restored rows are live: the API reads them and the restored hash still verifies.

@@ -31,7 +31,7 @@ public sealed class MailStackFactAttribute : FactAttribute
 /// Starts a TestServer with its own SYSROOT and free loopback ports, applies the first reconcile,
 /// then starts `dovecot -c` and `postfix -c DIR start`; stops both by their own pid files on dispose.
 /// </summary>
-public sealed class MailStackFixture : IAsyncLifetime
+public class MailStackFixture : IAsyncLifetime
 {
     public string LastReconcile { get; private set; } = "";
 
@@ -55,6 +55,8 @@ public sealed class MailStackFixture : IAsyncLifetime
     public int SubmissionPort { get; private set; }
     public int ImapPort { get; private set; }
     public int Pop3Port { get; private set; }
+    public int ImapsPort { get; private set; }
+    public int Pop3sPort { get; private set; }
     public string PostfixDir => Path.Combine(Server.Config.SysRoot, "etc/postfix");
     public string DovecotConf => Path.Combine(Server.Config.SysRoot, "etc/dovecot/dovecot.conf");
     public string VmailDir => Server.Config.VmailDir;
@@ -72,8 +74,8 @@ public sealed class MailStackFixture : IAsyncLifetime
             if (InCi) throw new InvalidOperationException($"CI=true but the mail stack cannot run: {missing}");
             return; // every test is skipped by MailStackFact
         }
-        var ports = FreePorts(4);
-        (SmtpPort, SubmissionPort, ImapPort, Pop3Port) = (ports[0], ports[1], ports[2], ports[3]);
+        var ports = FreePorts(6);
+        (SmtpPort, SubmissionPort, ImapPort, Pop3Port, ImapsPort, Pop3sPort) = (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
         // SYSROOT under /run, not /tmp: OpenDKIM refuses a key with a world-writable ancestor (RequireSafeKeys).
         Directory.CreateDirectory("/run/mp", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
@@ -84,6 +86,8 @@ public sealed class MailStackFixture : IAsyncLifetime
             SUBMISSION_LISTEN=127.0.0.1:{SubmissionPort}
             IMAP_LISTEN=127.0.0.1:{ImapPort}
             POP3_LISTEN=127.0.0.1:{Pop3Port}
+            IMAPS_LISTEN=127.0.0.1:{ImapsPort}
+            POP3S_LISTEN=127.0.0.1:{Pop3sPort}
             """);
         // Only 127.0.0.1 relays: other loopback sources play "the internet" (relay refused, rate limits apply).
         var global = (await Server.Get("/api/v1/config/global")).Json.AsObject();
@@ -203,10 +207,12 @@ public sealed class MailStackFixture : IAsyncLifetime
 
     /// <summary>swaks to the SMTP port (or submission); returns its exit code and full transcript.</summary>
     internal async Task<RunResult> Swaks(string to, string from = "sender@outside.test", string? subject = null, string? source = null,
-        bool submission = false, string? authUser = null, string? authPassword = null, string? bodyFile = null, bool quitAfterRcpt = false)
+        bool submission = false, string? authUser = null, string? authPassword = null, string? bodyFile = null, bool quitAfterRcpt = false,
+        bool tls = false)
     {
         List<string> args = ["--server", $"127.0.0.1:{(submission ? SubmissionPort : SmtpPort)}", "--to", to, "--from", from,
             "--helo", "client.test", "--timeout", "20"];
+        if (tls) args.Add("--tls"); // STARTTLS, required to succeed
         if (subject is not null) args.AddRange(["--header", $"Subject: {subject}"]);
         if (source is not null) args.AddRange(["--local-interface", source]);
         if (authUser is not null) args.AddRange(["--auth", "PLAIN", "--auth-user", authUser, "--auth-password", authPassword ?? ""]);
@@ -216,9 +222,11 @@ public sealed class MailStackFixture : IAsyncLifetime
     }
 
     /// <summary>curl against IMAP: returns (exit code, output). 67 = login denied.</summary>
-    internal async Task<RunResult> Imap(string user, string password, string command = "SEARCH ALL", string? source = null, string path = "INBOX")
+    internal async Task<RunResult> Imap(string user, string password, string command = "SEARCH ALL", string? source = null, string path = "INBOX",
+        bool tls = false)
     {
         List<string> args = ["-s", "--max-time", "20", "-u", $"{user}:{password}", $"imap://127.0.0.1:{ImapPort}/{path}", "-X", command];
+        if (tls) args.InsertRange(0, ["--ssl-reqd", "-k"]); // STARTTLS, required; the test certificates are self-signed
         if (source is not null) args.InsertRange(0, ["--interface", source]);
         return await MailPanel.Sys.Run.Exec("curl", args, TimeSpan.FromSeconds(30));
     }
@@ -247,11 +255,11 @@ public sealed class MailStackFixture : IAsyncLifetime
     }
 
     /// <summary>Waits until IMAP SEARCH finds a message with this subject in the mailbox.</summary>
-    public async Task WaitForSubject(string user, string password, string subject)
+    public async Task WaitForSubject(string user, string password, string subject, bool tls = false)
     {
         await WaitUntil(async () =>
         {
-            var r = await Imap(user, password, $"SEARCH HEADER SUBJECT \"{subject}\"");
+            var r = await Imap(user, password, $"SEARCH HEADER SUBJECT \"{subject}\"", tls: tls);
             return r.ExitCode == 0 && System.Text.RegularExpressions.Regex.IsMatch(r.Stdout, @"\* SEARCH \d");
         }, $"'{subject}' in {user}'s INBOX", logs: user.Split('@')[1]);
     }

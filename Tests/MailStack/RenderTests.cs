@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace MailPanel.Tests.MailStack;
 
@@ -164,6 +165,39 @@ public class RenderTests
         Assert.Contains("smtpd_tls_protocols = >=TLSv1.2\nsmtpd_tls_mandatory_protocols = >=TLSv1.2\nsmtpd_tls_mandatory_ciphers = high", main, StringComparison.Ordinal);
         Assert.Contains("-o smtpd_tls_security_level=encrypt", File(files, "master.cf"), StringComparison.Ordinal);
         Assert.Contains("ssl = required", File(files, "dovecot.conf"), StringComparison.Ordinal);
+        Assert.Contains("inet_listener imaps {\n    address = *\n    port = 993\n    ssl = yes\n  }", File(files, "dovecot.conf"), StringComparison.Ordinal);
+        Assert.Contains("# certificate: mail.example.com (self), files present\n", main, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheConfigsNameTheCertificateFilesDigestAndSkipACertificateWhoseFilesAreMissing()
+    {
+        MailCert Cert(string issuer, string stamp) => new("mail.example.com", $"/etc/{issuer}/c.pem", $"/etc/{issuer}/k.pem", issuer, stamp);
+        var one = MailRender.All(Sample() with { Certs = [Cert("self", "aaaa")] }, Settings);
+        var two = MailRender.All(Sample() with { Certs = [Cert("self", "bbbb")] }, Settings);
+        foreach (var name in new[] { "main.cf", "dovecot.conf" }) Assert.NotEqual(File(one, name), File(two, name)); // a renewal in place reloads
+        // The uploaded certificate wins, unless its files are gone: then the next one serves.
+        var missing = MailRender.All(Sample() with { Certs = [Cert("self", "aaaa"), Cert("uploaded", "")] }, Settings);
+        Assert.Contains("smtpd_tls_chain_files = /srv/root/etc/self/k.pem, /srv/root/etc/self/c.pem", File(missing, "main.cf"), StringComparison.Ordinal);
+        var present = MailRender.All(Sample() with { Certs = [Cert("self", "aaaa"), Cert("uploaded", "cccc")] }, Settings);
+        Assert.Contains("smtpd_tls_chain_files = /srv/root/etc/uploaded/k.pem, /srv/root/etc/uploaded/c.pem", File(present, "main.cf"), StringComparison.Ordinal);
+        var none = MailRender.All(Sample() with { Certs = [Cert("uploaded", "")] }, Settings);
+        Assert.Contains("smtpd_tls_security_level = none", File(none, "main.cf"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RequireTlsFlagsReachPostfixAndTheUsersDict()
+    {
+        var snap = Sample();
+        var strict = snap.Domains[0] with { RequireTlsInbound = true };
+        var users = snap.Users.InOrder().Select(u => u.Username == "amy" ? u with { RequireTls = true } : u).ToList();
+        var files = MailRender.All(snap with { Domains = [strict, .. snap.Domains.Skip(1)], Users = MailUsers.Of(users) }, Settings);
+        Assert.Equal("# check_recipient_access: domains whose effective require_tls_inbound is true\nb.example reject_plaintext_session\n", File(files, "require_tls"));
+        Assert.Contains("check_recipient_access lmdb:/srv/root/etc/postfix/require_tls, check_policy_service", File(files, "main.cf"), StringComparison.Ordinal);
+        var dict = File(files, "users.dict");
+        Assert.Contains("shared/deny/insecure/amy@b.example\n{}\n", dict, StringComparison.Ordinal);
+        Assert.Single(Regex.Matches(dict, "deny/insecure/"));
+        Assert.Contains("key = deny/insecure%{secured}/%Lu", File(files, "dict-insecure.conf.ext"), StringComparison.Ordinal);
     }
 
     [Fact]
