@@ -23,6 +23,8 @@ internal static class Cli
                 ["dev", .. var rest] when rest.Length <= 1 => await Daemon(Dev(rest.Length == 1 ? rest[0] : "sandbox")),
                 ["--version"] => Version(),
                 ["--config", var path] => await Daemon(path),
+                ["--config", var path, "self-signed-cert"] => await SelfSignedCert(path),
+                ["self-signed-cert"] => await SelfSignedCert(Environment.GetEnvironmentVariable("MAILPANEL_CONFIG") is { Length: > 0 } env ? env : AppConfig.DefaultPath),
                 [] => await Daemon(Environment.GetEnvironmentVariable("MAILPANEL_CONFIG") is { Length: > 0 } env ? env : AppConfig.DefaultPath),
                 _ => Usage(),
             };
@@ -46,7 +48,7 @@ internal static class Cli
 
     static int Usage()
     {
-        Console.Error.WriteLine("usage: mailpanel [--config PATH] | mailpanel hash-password | mailpanel dev [DIR] | mailpanel --version");
+        Console.Error.WriteLine("usage: mailpanel [--config PATH] | mailpanel [--config PATH] self-signed-cert | mailpanel hash-password | mailpanel dev [DIR] | mailpanel --version");
         return 2;
     }
 
@@ -63,6 +65,16 @@ internal static class Cli
         if (password.EndsWith('\r')) password = password[..^1];
         if (Passwords.Validate(password) is { } error) return Fail(error);
         Console.WriteLine(Passwords.Hash(password));
+        return 0;
+    }
+
+    /// <summary>The installer's step: a self-signed certificate for MAIL_HOSTNAME unless one is registered (the daemon may be running).</summary>
+    static async Task<int> SelfSignedCert(string configPath)
+    {
+        var config = AppConfig.Load(configPath);
+        var db = new Store.Db(config.DatabasePath);
+        Store.Schema.Migrate(db);
+        Console.WriteLine(await Rules.TlsRules.EnsureSelfSigned(db, new MailPaths(config.SysRoot), config.MailHostname, DateTime.UtcNow));
         return 0;
     }
 

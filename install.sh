@@ -138,10 +138,16 @@ create_users_and_dirs() {
   install -d -o root -g root -m 0755 /etc/opendkim /etc/opendkim/keys # before the daemon starts: its ReadWritePaths= binds it
   install -d -o opendkim -g opendkim -m 0750 /run/opendkim
   usermod -a -G opendkim postfix
+  # OpenDMARC likewise, on the rendered /etc/opendmarc/opendmarc.conf (Debian's /etc/opendmarc.conf is left alone).
+  install -d -o root -g root -m 0755 /etc/opendmarc
+  install -d -o opendmarc -g opendmarc -m 0750 /run/opendmarc
+  usermod -a -G opendmarc postfix
   if has_systemd; then
-    install -d -m 0755 /etc/systemd/system/opendkim.service.d
+    install -d -m 0755 /etc/systemd/system/opendkim.service.d /etc/systemd/system/opendmarc.service.d
     printf '[Service]\nExecStart=\nExecStart=/usr/sbin/opendkim -x /etc/opendkim/opendkim.conf\n' \
       >/etc/systemd/system/opendkim.service.d/mailpanel.conf
+    printf '[Service]\nExecStart=\nExecStart=/usr/sbin/opendmarc -c /etc/opendmarc/opendmarc.conf\n' \
+      >/etc/systemd/system/opendmarc.service.d/mailpanel.conf
     systemctl daemon-reload
   fi
 }
@@ -277,6 +283,15 @@ stop_direct() {
   rm -f "$PID_FILE"
 }
 
+# The reference's "self-signed (created by the installer)" certificate, so STARTTLS and 993/995 work
+# from the first minute; an upload or POST /tls/issue for MAIL_HOSTNAME takes precedence later.
+self_signed_cert() {
+  step "creating a self-signed TLS certificate for the mail host name (if none is registered)"
+  local said
+  said=$("$BIN" --config "$CONFIG" self-signed-cert) || die "mailpanel self-signed-cert failed"
+  info "$said"
+}
+
 start_daemon() {
   step "starting the MailPanel daemon"
   stop_direct # one started directly by an earlier run without systemd
@@ -386,10 +401,11 @@ start_mail_stack() {
       info "$name: running (pid $(cat "/run/$name/$name.pid"))"
       continue
     fi
-    if [ "$name" = opendkim ]; then # on the rendered config, not Debian's /etc/opendkim.conf
+    # On the rendered configs, not Debian's /etc/opendkim.conf and /etc/opendmarc.conf.
+    if [ "$name" = opendkim ]; then
       /usr/sbin/opendkim -x /etc/opendkim/opendkim.conf </dev/null >/dev/null 2>&1 || true
     else
-      "/etc/init.d/$name" start </dev/null >/dev/null 2>&1 || true
+      /usr/sbin/opendmarc -c /etc/opendmarc/opendmarc.conf </dev/null >/dev/null 2>&1 || true
     fi
     for _ in $(seq 1 20); do # the daemon writes its pid file just after it forks
       pid_file_alive "/run/$name/$name.pid" && break
@@ -503,6 +519,7 @@ main() {
   create_users_and_dirs
   install_binary
   write_config
+  self_signed_cert
   start_daemon
   reconcile
   start_mail_stack

@@ -30,6 +30,9 @@ internal sealed record MailPaths
         OpenDkimKeysDir = Path.Combine(OpenDkimDir, "keys");
         OpenDkimRunDir = HostPath("/run/opendkim");
         OpenDkimPidFile = Path.Combine(OpenDkimRunDir, "opendkim.pid");
+        OpenDmarcDir = HostPath("/etc/opendmarc");
+        OpenDmarcRunDir = HostPath("/run/opendmarc");
+        OpenDmarcPidFile = Path.Combine(OpenDmarcRunDir, "opendmarc.pid");
         SystemdRunDir = HostPath("/run/systemd/system");
         TlsDir = HostPath("/etc/backendside-mailpanel/tls");
         LetsEncryptDir = HostPath("/etc/letsencrypt");
@@ -63,6 +66,13 @@ internal sealed record MailPaths
 
     /// <summary>certbot's --config-dir: live/&lt;hostname&gt;/fullchain.pem and privkey.pem are where it leaves a certificate.</summary>
     public string LetsEncryptDir { get; }
+
+    /// <summary>OpenDMARC's rendered config (Debian's own /etc/opendmarc.conf is left alone), socket and pid file.</summary>
+    public string OpenDmarcDir { get; }
+
+    public string OpenDmarcRunDir { get; }
+
+    public string OpenDmarcPidFile { get; }
 
     /// <summary>Where the private key of a validated domain and selector lives.</summary>
     public string DkimKeyPath(string domain, string selector) => Path.Combine(OpenDkimKeysDir, domain, selector + ".private");

@@ -71,6 +71,22 @@ internal static class TlsBundle
         return notAfter;
     }
 
+    /// <summary>A self-signed RSA 2048 certificate for <paramref name="hostname"/> (SAN and CN), valid from a day before now for <paramref name="days"/>.</summary>
+    public static Checked SelfSigned(string hostname, DateTime nowUtc, int days)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={hostname}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(hostname);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
+        using var cert = request.CreateSelfSigned(new DateTimeOffset(nowUtc.AddDays(-1)), new DateTimeOffset(nowUtc.AddDays(days)));
+        return new Checked(new string(PemEncoding.Write("CERTIFICATE", cert.RawData)) + "\n", rsa.ExportPkcs8PrivateKeyPem() + "\n",
+            cert.NotAfter.ToUniversalTime(), cert.Subject);
+    }
+
     static (Checked?, string, string) Fail(string error, string detail) => (null, error, detail);
 
     /// <summary>Every CERTIFICATE block in order (leaf first), or null when one of them does not parse.</summary>

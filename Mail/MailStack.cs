@@ -47,6 +47,9 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
     /// <summary>Test hook: extra transport_maps lines (e.g. a destination that is never reachable).</summary>
     internal IReadOnlyList<string> TestTransport { get; set; } = [];
 
+    /// <summary>Debian's publicsuffix package (an OpenDMARC dependency): read from the host, not from SYSROOT.</summary>
+    const string PublicSuffixList = "/usr/share/publicsuffix/public_suffix_list.dat";
+
     /// <param name="installed">The units whose programs are on this host (the render wires Postfix to OpenDKIM only when it is there).</param>
     public RenderSettings Settings(IReadOnlySet<MailUnit> installed)
     {
@@ -68,6 +71,9 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             ExtraMainCf = TestMainCfExtra ?? "",
             OpenDkim = installed.Contains(Units.OpenDkim),
             OpenDkimUser = Posix.LookupUser("opendkim") is null ? null : "opendkim",
+            OpenDmarc = installed.Contains(Units.OpenDmarc),
+            OpenDmarcUser = Posix.LookupUser("opendmarc") is null ? null : "opendmarc",
+            PublicSuffixList = File.Exists(PublicSuffixList) ? PublicSuffixList : null,
         };
     }
 

@@ -112,6 +112,19 @@ internal static class Units
         ],
     };
 
+    /// <summary>OpenDMARC: like OpenDKIM, checked with -n and reloaded with SIGUSR1 only when its files changed.</summary>
+    public static readonly MailUnit OpenDmarc = new("opendmarc", ["opendmarc"], MailRender.OpenDmarc,
+        s => [new("opendmarc", ["-n", "-c", Path.Combine(s.OpenDmarcDir, "opendmarc.conf")], Quiet: true)],
+        (s, _) => Signal(s.OpenDmarcPidFile, SigUsr1))
+    {
+        NotInstalled = "opendmarc not installed: its check and reload skipped (Postfix gets no DMARC milter)",
+        Directories = s =>
+        [
+            new(s.OpenDmarcDir, Mode0755, Sweep: true),
+            new(s.OpenDmarcRunDir, Mode0750, "opendmarc", Group: "postfix"),
+        ],
+    };
+
     const int SigUsr1 = 10;
 
     /// <summary>Signals the process its pid file names, in-process (no kill(1): a minimal host has none).</summary>
@@ -151,6 +164,6 @@ internal static class Units
         }
     }
 
-    /// <summary>OpenDKIM first, so a new key is in its tables before Postfix starts passing mail to it.</summary>
-    public static readonly MailUnit[] All = [OpenDkim, Postfix, Dovecot];
+    /// <summary>The milters first, so a new key is in OpenDKIM's tables before Postfix starts passing mail to it.</summary>
+    public static readonly MailUnit[] All = [OpenDkim, OpenDmarc, Postfix, Dovecot];
 }

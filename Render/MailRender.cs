@@ -23,7 +23,8 @@ internal static class MailRender
     public const string UsersDict = "users.dict";
 
     /// <summary>Every file of every unit (tests and the render-only checks).</summary>
-    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) => [.. OpenDkim(snap, s), .. Postfix(snap, s), .. Dovecot(snap, s)];
+    public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) =>
+        [.. OpenDkim(snap, s), .. OpenDmarc(snap, s), .. Postfix(snap, s), .. Dovecot(snap, s)];
 
     /// <summary>
     /// Postfix's files. The domain list and the transports are resolved by trivial-rewrite, which its
@@ -97,9 +98,6 @@ internal static class MailRender
         var missing = keys.Where(k => !k.Present).OrderBy(k => k.Domain, StringComparer.Ordinal).ThenBy(k => k.Selector, StringComparer.Ordinal)
             .Select(k => $"# {k.Domain}/{k.Selector}: {k.PrivateKeyPath} is missing; not signing with it");
         static string Name(MailDkimKey k) => $"{k.Selector}._domainkey.{k.Domain}";
-        var trusted = new[] { "127.0.0.1", "::1", "localhost" }
-            .Concat(snap.Global.RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => n.Replace("[", "", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal)))
-            .Distinct(StringComparer.Ordinal);
         return
         [
             Text(Path.Combine(s.OpenDkimDir, "opendkim.conf"), Fill(Template("opendkim.conf"), new()
@@ -107,14 +105,40 @@ internal static class MailRender
                 ["SOCKET"] = s.OpenDkimSocket,
                 ["PIDFILE"] = s.OpenDkimPidFile,
                 ["DIR"] = s.OpenDkimDir,
+                ["HOSTNAME"] = s.Hostname,
                 ["USER"] = s.OpenDkimUser is { } user ? $"UserID                  {user}" : "# UserID: no opendkim user on this host, it runs as started",
             })),
             Text(Path.Combine(s.OpenDkimDir, "KeyTable"), string.Concat(
                 missing.Concat(newest.Select(k => $"{Name(k)} {k.Domain}:{k.Selector}:{k.PrivateKeyPath}")).Select(l => l + "\n"))),
             Text(Path.Combine(s.OpenDkimDir, "SigningTable"), string.Concat(newest.Select(k => $"{k.Domain} {Name(k)}\n"))),
-            Text(Path.Combine(s.OpenDkimDir, "TrustedHosts"), string.Concat(trusted.Select(h => h + "\n"))),
+            Text(Path.Combine(s.OpenDkimDir, "TrustedHosts"), string.Concat(InternalHosts(snap.Global).Select(h => h + "\n"))),
         ];
     }
+
+    /// <summary>The hosts whose mail is ours to sign and not to judge: loopback (submission is relayed through it) and relay_networks.</summary>
+    static IEnumerable<string> InternalHosts(GlobalConfig g) =>
+        new[] { "127.0.0.1", "::1", "localhost" }
+            .Concat(g.RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => n.Replace("[", "", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal)))
+            .Distinct(StringComparer.Ordinal);
+
+    /// <summary>
+    /// OpenDMARC's files: it judges inbound mail only (mail from <see cref="InternalHosts"/> and
+    /// SASL-authenticated mail is ignored), over OpenDKIM's verification result (same authserv-id)
+    /// and its own SPF check, and records the verdict in an Authentication-Results header.
+    /// </summary>
+    public static List<RenderedFile> OpenDmarc(MailStackSnapshot snap, RenderSettings s) =>
+    [
+        Text(Path.Combine(s.OpenDmarcDir, "opendmarc.conf"), Fill(Template("opendmarc.conf"), new()
+        {
+            ["SOCKET"] = s.OpenDmarcSocket,
+            ["PIDFILE"] = s.OpenDmarcPidFile,
+            ["DIR"] = s.OpenDmarcDir,
+            ["HOSTNAME"] = s.Hostname,
+            ["PSL"] = s.PublicSuffixList is { } psl ? $"PublicSuffixList        {psl}" : "# PublicSuffixList: none on this host (organizational domain = the From domain itself)",
+            ["USER"] = s.OpenDmarcUser is { } user ? $"UserID                  {user}" : "# UserID: no opendmarc user on this host, it runs as started",
+        })),
+        Text(Path.Combine(s.OpenDmarcDir, "IgnoreHosts"), string.Concat(InternalHosts(snap.Global).Select(h => h + "\n"))),
+    ];
 
     /// <summary>The Dovecot file dict's key prefix: lookups of "passdb/x" read the line "shared/passdb/x".</summary>
     public const string DictPrefix = "shared/";
@@ -227,15 +251,29 @@ internal static class MailRender
             ["LMTP_SOCKET"] = s.LmtpSocket,
             ["MESSAGE_SIZE_LIMIT"] = Num(g.MessageSizeLimit),
             ["TLS"] = tls,
-            ["MILTERS"] = !s.OpenDkim ? "# ---- milters: none (OpenDKIM is not installed) ----" : $"""
-                # ---- milters: OpenDKIM signs outbound and verifies inbound mail; a dead milter never loses mail ----
-                milter_default_action = accept
-                milter_protocol = 6
-                smtpd_milters = unix:{s.OpenDkimSocket}
-                non_smtpd_milters = unix:{s.OpenDkimSocket}
-                """,
+            ["MILTERS"] = Milters(s),
             ["EXTRA"] = s.ExtraMainCf,
         });
+    }
+
+    /// <summary>
+    /// OpenDKIM signs outbound and verifies inbound mail; OpenDMARC, after it, judges inbound SMTP
+    /// mail (Postfix hands each milter the message as the previous one left it, so OpenDMARC reads
+    /// OpenDKIM's Authentication-Results). A dead milter never loses or defers mail.
+    /// </summary>
+    static string Milters(RenderSettings s)
+    {
+        List<string> smtpd = [], local = [];
+        if (s.OpenDkim) { smtpd.Add("unix:" + s.OpenDkimSocket); local.Add("unix:" + s.OpenDkimSocket); }
+        if (s.OpenDmarc) smtpd.Add("unix:" + s.OpenDmarcSocket);
+        if (smtpd.Count == 0) return "# ---- milters: none (neither OpenDKIM nor OpenDMARC is installed) ----";
+        return $"""
+            # ---- milters: {(s.OpenDkim ? "OpenDKIM signs outbound and verifies inbound mail" : "no OpenDKIM")}; {(s.OpenDmarc ? "OpenDMARC judges inbound SMTP mail" : "no OpenDMARC")} ----
+            milter_default_action = accept
+            milter_protocol = 6
+            smtpd_milters = {string.Join(", ", smtpd)}
+            non_smtpd_milters = {string.Join(", ", local)}
+            """;
     }
 
     static string RenderMasterCf(GlobalConfig g, RenderSettings s, MailCert? cert, List<string> ips)

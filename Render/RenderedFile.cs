@@ -87,6 +87,12 @@ internal sealed record RenderSettings
     public bool OpenDkim { get; init; }
     /// <summary>The user OpenDKIM drops to (UserID) when it exists on the host; null = it keeps running as started.</summary>
     public string? OpenDkimUser { get; init; }
+    /// <summary>OpenDMARC is installed: inbound SMTP passes through its milter after OpenDKIM's.</summary>
+    public bool OpenDmarc { get; init; }
+    /// <summary>The user OpenDMARC drops to when it exists on the host.</summary>
+    public string? OpenDmarcUser { get; init; }
+    /// <summary>The public suffix list when the host has it (organizational domains for DMARC alignment); null = none.</summary>
+    public string? PublicSuffixList { get; init; }
 
     public string SysRoot => Paths.SysRoot;
     public string HostPath(string absolute) => Paths.HostPath(absolute);
@@ -103,6 +109,10 @@ internal sealed record RenderSettings
     public string OpenDkimRunDir => Paths.OpenDkimRunDir;
     public string OpenDkimSocket => Path.Combine(Paths.OpenDkimRunDir, "opendkim.sock");
     public string OpenDkimPidFile => Paths.OpenDkimPidFile;
+    public string OpenDmarcDir => Paths.OpenDmarcDir;
+    public string OpenDmarcRunDir => Paths.OpenDmarcRunDir;
+    public string OpenDmarcSocket => Path.Combine(Paths.OpenDmarcRunDir, "opendmarc.sock");
+    public string OpenDmarcPidFile => Paths.OpenDmarcPidFile;
 
     /// <summary>
     /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a

@@ -84,6 +84,33 @@ internal sealed class TlsRules(Db db, MailPaths paths, AppConfig config, Reconci
 
     static string Previous(string path) => path + ".mp-prev";
 
+    /// <summary>How long the installer's self-signed certificate is valid (until an upload or Let's Encrypt replaces it).</summary>
+    public const int SelfSignedDays = 3650;
+
+    /// <summary>
+    /// The installer's certificate (`mailpanel self-signed-cert`): a self-signed one for
+    /// MAIL_HOSTNAME under tls/self/&lt;hostname&gt;/, registered as issuer self, unless one is
+    /// already registered with its files present. Returns what it did. The caller reconciles.
+    /// </summary>
+    public static async Task<string> EnsureSelfSigned(Db db, MailPaths paths, string hostname, DateTime nowUtc)
+    {
+        var (chainPath, keyPath) = paths.TlsFiles("self", hostname);
+        if (TlsStore.ByIssuer(db, "self").Any(c => string.Equals(c.Hostname, hostname, StringComparison.OrdinalIgnoreCase)
+                && File.Exists(paths.Stored(c.CertPath)) && File.Exists(paths.Stored(c.KeyPath))))
+            return $"a self-signed certificate for {hostname} is already registered";
+        var bundle = TlsBundle.SelfSigned(hostname, nowUtc, SelfSignedDays);
+        Posix.EnsureDirectory(paths.TlsDir, Mode0700 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute, null);
+        Posix.EnsureDirectory(Path.GetDirectoryName(chainPath)!, Mode0700, null);
+        AtomicFile.Install(AtomicFile.WriteTemp(keyPath, bundle.KeyPem, Mode0600), keyPath, Mode0600);
+        AtomicFile.Install(AtomicFile.WriteTemp(chainPath, bundle.ChainPem, Mode0600), chainPath, Mode0600);
+        using (var write = await db.BeginWrite())
+        {
+            TlsStore.Upsert(write, hostname, chainPath, keyPath, "self", Clock.Rfc3339(bundle.NotAfterUtc));
+            write.Commit();
+        }
+        return $"self-signed certificate for {hostname} written to {chainPath} (valid until {Clock.Rfc3339(bundle.NotAfterUtc)})";
+    }
+
     /// <summary>certbot certonly --standalone for one hostname; on success the live/ chain is registered as letsencrypt.</summary>
     public async Task<Outcome<Done>> Issue(string? domain, string? email, CancellationToken cancel)
     {

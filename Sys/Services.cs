@@ -30,6 +30,7 @@ internal sealed class Services(MailPaths paths, TimeProvider time)
         ["postfix"] = new("postfix", "postconf", ["-d", "-h", "mail_version"], "postfix", paths.PostfixPidFile),
         ["dovecot"] = new("dovecot", "dovecot", ["--version"], "dovecot", paths.DovecotPidFile),
         ["opendkim"] = new("opendkim", "opendkim", ["-V"], "opendkim", paths.OpenDkimPidFile),
+        ["opendmarc"] = new("opendmarc", "opendmarc", ["-V"], "opendmarc", paths.OpenDmarcPidFile),
     };
     readonly Lock gate = new();
     readonly Dictionary<string, (string? Value, DateTimeOffset At)> versions = new(StringComparer.Ordinal);

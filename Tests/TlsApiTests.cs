@@ -247,4 +247,25 @@ public class TlsApiTests
         Assert.Equal("Attempting to renew cert ... failed: rate limited", r.Json["error"]!.GetValue<string>());
         Assert.Equal("certbot exited with code 3", r.Json["detail"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task TheInstallersSelfSignedCertificateIsRegisteredOnceAndCoversTheMailHostname()
+    {
+        await using var s = await TestServer.Start(extra: "MAIL_HOSTNAME=mx.example.com");
+        var said = await Rules.TlsRules.EnsureSelfSigned(s.Get<Store.Db>(), s.Get<MailPaths>(), "mx.example.com", DateTime.UtcNow);
+        Assert.StartsWith("self-signed certificate for mx.example.com written to ", said, StringComparison.Ordinal);
+        var entry = (await s.Get("/api/v1/tls/certs")).Json["data"]![0]!;
+        Assert.Equal(("mx.example.com", "self"), (entry["hostname"]!.GetValue<string>(), entry["issuer"]!.GetValue<string>()));
+        var (chain, key) = s.Get<MailPaths>().TlsFiles("self", "mx.example.com");
+        Assert.Equal(chain, entry["cert_path"]!.GetValue<string>());
+        foreach (var file in new[] { chain, key }) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        // The pair passes the same checks an upload does, for the mail host name.
+        var (bundle, error, _) = Core.TlsBundle.Check("mx.example.com", File.ReadAllText(chain), File.ReadAllText(key), DateTime.UtcNow);
+        Assert.True(bundle is not null, error);
+        Assert.InRange((bundle!.NotAfterUtc - DateTime.UtcNow).TotalDays, 3640, 3651);
+
+        var again = await Rules.TlsRules.EnsureSelfSigned(s.Get<Store.Db>(), s.Get<MailPaths>(), "mx.example.com", DateTime.UtcNow);
+        Assert.Equal("a self-signed certificate for mx.example.com is already registered", again);
+        Assert.Equal(1, (await s.Get("/api/v1/tls/certs")).Json["meta"]!["total"]!.GetValue<long>());
+    }
 }

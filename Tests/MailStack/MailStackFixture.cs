@@ -112,6 +112,11 @@ public class MailStackFixture : IAsyncLifetime
 
     string OpenDkimPidFile => Path.Combine(Server.Config.SysRoot, "run/opendkim/opendkim.pid");
 
+    string OpenDmarcPidFile => Path.Combine(Server.Config.SysRoot, "run/opendmarc/opendmarc.pid");
+
+    /// <summary>OpenDMARC runs beside OpenDKIM when it is installed (CI installs it).</summary>
+    public static bool HasOpenDmarc => MailPanel.Sys.Run.Which("opendmarc") is not null;
+
     /// <summary>OpenDKIM runs beside Postfix when it is installed (CI installs it): the milter the rendered main.cf names.</summary>
     public static bool HasOpenDkim => MailPanel.Sys.Run.Which("opendkim") is not null;
 
@@ -121,6 +126,11 @@ public class MailStackFixture : IAsyncLifetime
         {
             Must(await Daemon("opendkim", "-x", OpenDkimConf), "opendkim start");
             await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "run/opendkim/opendkim.sock"))), "opendkim socket");
+        }
+        if (HasOpenDmarc)
+        {
+            Must(await Daemon("opendmarc", "-c", Path.Combine(Server.Config.SysRoot, "etc/opendmarc/opendmarc.conf")), "opendmarc start");
+            await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "run/opendmarc/opendmarc.sock"))), "opendmarc socket");
         }
         Must(await Daemon("dovecot", "-c", DovecotConf), "dovecot start");
         await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "var/spool/postfix/private/dovecot-lmtp"))), "dovecot lmtp socket");
@@ -142,7 +152,7 @@ public class MailStackFixture : IAsyncLifetime
     {
         if (Server is null) return;
         await Daemon("postfix", "-c", PostfixDir, "stop");
-        foreach (var pidFile in new[] { Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid"), OpenDkimPidFile })
+        foreach (var pidFile in new[] { Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid"), OpenDkimPidFile, OpenDmarcPidFile })
         {
             if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) continue;
             Posix.Kill(pid, 15); // never by name: other sandboxes may be running

@@ -198,5 +198,16 @@ public sealed partial class TlsStackTests(TlsStackFixture stack)
         Assert.True(smtpTls.Ok, smtpTls.Stdout);
         var stillPlain = await stack.Imap("strict@tls-client.test", "Strict-pass-1", source: stack.FreshSource());
         Assert.Equal(67, stillPlain.ExitCode);
+
+        // Everyone else now needs TLS too from a remote address. A client on the server's own address
+        // (webmail on the host) is "secured" for Dovecot, as over TLS: nothing crosses a network, and
+        // both mailboxes may log in there.
+        var freeRemote = await stack.Imap("free@tls-client.test", "Free-pass-1", source: stack.FreshSource());
+        Assert.Equal(67, freeRemote.ExitCode);
+        foreach (var (user, password) in new[] { ("free", "Free-pass-1"), ("strict", "Strict-pass-1") })
+        {
+            var local = await stack.Imap($"{user}@tls-client.test", password, source: "127.0.0.1");
+            Assert.True(local.Ok, local.Describe($"curl imap {user} from 127.0.0.1 to 127.0.0.1"));
+        }
     }
 }
