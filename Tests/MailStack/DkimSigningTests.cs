@@ -30,10 +30,10 @@ public sealed class DkimSigningTests(MailStackFixture stack) : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    async Task<string> SendAndCapture(string subject)
+    async Task<string> SendAndCapture(string subject, string? source = null)
     {
         var sent = await stack.Swaks($"bob@{SinkDomain}", from: "alice@signed.test", subject: subject, submission: true,
-            authUser: "alice@signed.test", authPassword: "Alice-pass-1");
+            authUser: "alice@signed.test", authPassword: "Alice-pass-1", source: source);
         Assert.True(sent.Ok, sent.Stdout + sent.Stderr);
         string? message = null;
         await stack.WaitUntil(() => Task.FromResult(sink.TryTake(subject, out message)), $"the sink to receive '{subject}'", 20000,
@@ -93,6 +93,12 @@ public sealed class DkimSigningTests(MailStackFixture stack) : IAsyncLifetime
         Assert.Contains("s=default", signed, StringComparison.Ordinal);
         var (ok, output) = await Verify(signed, txt);
         Assert.True(ok, output + "\n" + signed);
+
+        // From a client outside relay_networks (a phone on the road): signed because it authenticated.
+        var remote = await SendAndCapture("signed-remote", source: stack.FreshSource());
+        Assert.True(Signed(remote), remote);
+        (ok, output) = await Verify(remote, txt);
+        Assert.True(ok, output + "\n" + remote);
 
         // dkim_enabled overridden off for the domain: no signature.
         (await S.Put($"/api/v1/domains/{d}/overrides", """{"dkim_enabled":false}""")).AssertStatus(HttpStatusCode.OK);
