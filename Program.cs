@@ -55,6 +55,7 @@ internal static class Program
         builder.Services.AddSingleton<MailboxRules>();
         builder.Services.AddSingleton<AliasRules>();
         builder.Services.AddSingleton<WhitelistRules>();
+        builder.Services.AddSingleton<DkimKeyPool>(); // keys made ahead of time: generate answers without the RSA prime search
         builder.Services.AddSingleton<DkimRules>();
         builder.Services.AddSingleton<TlsRules>();
         var paths = new MailPaths(config.SysRoot);

@@ -13,11 +13,11 @@ internal static class DkimKeys
     public const string DefaultSelector = "default";
     public const int Bits = 2048;
 
-    public static (string PrivateKeyPem, string TxtRecord) Generate(string domain, string selector)
+    /// <summary>A new key pair: the private key as PKCS#8 PEM, the public key as base64 SubjectPublicKeyInfo (the TXT record's p=).</summary>
+    public static (string PrivateKeyPem, string PublicKeyBase64) NewPair()
     {
         using var rsa = RSA.Create(Bits);
-        var publicKey = Convert.ToBase64String(rsa.ExportSubjectPublicKeyInfo());
-        return (rsa.ExportPkcs8PrivateKeyPem() + "\n", Txt(domain, selector, publicKey));
+        return (rsa.ExportPkcs8PrivateKeyPem() + "\n", Convert.ToBase64String(rsa.ExportSubjectPublicKeyInfo()));
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ namespace MailPanel.Rules;
 /// generate nor delete reconciles by itself: the next reconcile (POST /system/reconcile, or the
 /// one any domain mutation requests) puts the change into OpenDKIM's tables.
 /// </summary>
-internal sealed class DkimRules(Db db, MailPaths paths)
+internal sealed class DkimRules(Db db, MailPaths paths, DkimKeyPool pool)
 {
     const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     const UnixFileMode Mode0700 = Mode0600 | UnixFileMode.UserExecute;
@@ -33,7 +33,8 @@ internal sealed class DkimRules(Db db, MailPaths paths)
         var name = Name(requestedDomain, requestedSelector);
         if (!name.Ok) return Outcome<DkimKey>.Refuse(name.Refused!.Value, name.Error, name.Detail);
         var (domain, selector) = name.Value;
-        var (privateKey, record) = DkimKeys.Generate(domain, selector);
+        var (privateKey, publicKey) = await pool.Take(CancellationToken.None);
+        var record = DkimKeys.Txt(domain, selector, publicKey);
         var path = paths.DkimKeyPath(domain, selector);
         var temp = AtomicFile.TempName(path);
         var previous = path + ".mp-prev";
