@@ -191,4 +191,26 @@ public class MailFlowTests(MailStackFixture stack)
         Assert.True(sent.Ok, sent.Stdout);
         await stack.WaitForSubject("jill@noreload.test", "Jill-pass-1", "no-reload");
     }
+
+    [MailStackFact]
+    public async Task WhileDovecotIsDownInboundMailIsQueuedAndDeliveredWhenItIsBack()
+    {
+        var d = await S.CreateDomain("dovecot-down.test");
+        await S.CreateMailbox(d, "june", "June-pass-1");
+        await stack.Reconcile();
+        await stack.StopDovecot();
+        try
+        {
+            // quota-status (a Dovecot service) does not answer: the RCPT is still accepted, not 451.
+            var sent = await stack.Swaks("june@dovecot-down.test", subject: "queued while down", source: stack.FreshSource());
+            Assert.True(sent.Ok, sent.Stdout);
+            Assert.Contains("250 2.0.0 Ok: queued", sent.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stack.StartDovecot();
+        }
+        await stack.FlushQueue();
+        await stack.WaitForSubject("june@dovecot-down.test", "June-pass-1", "queued while down");
+    }
 }

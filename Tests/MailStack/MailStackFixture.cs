@@ -148,6 +148,25 @@ public class MailStackFixture : IAsyncLifetime
         }
     }
 
+    string DovecotPidFile => Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid");
+
+    /// <summary>Stops this sandbox's Dovecot (by its own pid file) and waits until it is gone.</summary>
+    public async Task StopDovecot()
+    {
+        if (!int.TryParse(File.ReadAllText(DovecotPidFile).Trim(), out var pid)) throw new InvalidOperationException("no dovecot pid");
+        Posix.Kill(pid, 15);
+        await WaitUntil(() => Task.FromResult(!Posix.IsAlive(pid)), "dovecot to stop");
+    }
+
+    public async Task StartDovecot()
+    {
+        Must(await Daemon("dovecot", "-c", DovecotConf), "dovecot start");
+        await WaitUntil(() => Task.FromResult(CanConnect(ImapPort)), "dovecot listening again");
+    }
+
+    /// <summary>postqueue -f: deliver what waits in the queue now.</summary>
+    public async Task FlushQueue() => Must(await MailPanel.Sys.Run.Exec("postqueue", ["-c", PostfixDir, "-f"]), "postqueue -f");
+
     public async Task DisposeAsync()
     {
         if (Server is null) return;
