@@ -66,6 +66,10 @@ internal static class Program
         builder.Services.AddSingleton(sp => new MailStack(config, db, sp.GetRequiredService<Services>(), sp.GetRequiredService<ILogger<MailStack>>()));
         builder.Services.AddSingleton(sp => new Reconciler(sp.GetRequiredService<MailStack>().Apply, sp.GetRequiredService<ILogger<Reconciler>>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        // Postfix's policy delegation (send caps, recipient caps, greylisting) on a unix socket in private/.
+        builder.Services.AddSingleton<PolicyRules>();
+        builder.Services.AddSingleton<PolicyServer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PolicyServer>());
 
         var app = builder.Build();
         app.UseErrorShape(); // flat errors for exceptions, unknown routes and wrong methods

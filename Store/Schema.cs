@@ -107,6 +107,7 @@ internal static class Schema
                 tx.Commit();
             }
             AddTierColumns(connection);
+            PolicyStore.Create(connection); // runtime state of the policy service, outside the versioned schema
         }
     }
 

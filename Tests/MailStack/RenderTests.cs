@@ -193,7 +193,7 @@ public class RenderTests
         var users = snap.Users.InOrder().Select(u => u.Username == "amy" ? u with { RequireTls = true } : u).ToList();
         var files = MailRender.All(snap with { Domains = [strict, .. snap.Domains.Skip(1)], Users = MailUsers.Of(users) }, Settings);
         Assert.Equal("# check_recipient_access: domains whose effective require_tls_inbound is true\nb.example reject_plaintext_session\n", File(files, "require_tls"));
-        Assert.Contains("smtpd_recipient_restrictions = check_recipient_access lmdb:/srv/root/etc/postfix/require_tls,\n    check_policy_service { unix:private/quota-status, default_action=DUNNO }", File(files, "main.cf"), StringComparison.Ordinal);
+        Assert.Contains("smtpd_recipient_restrictions = check_recipient_access lmdb:/srv/root/etc/postfix/require_tls, $mailpanel_policy,\n    check_policy_service { unix:private/quota-status, default_action=DUNNO }", File(files, "main.cf"), StringComparison.Ordinal);
         var dict = File(files, "users.dict");
         Assert.Contains("shared/deny/insecure/amy@b.example\n{}\n", dict, StringComparison.Ordinal);
         Assert.Single(Regex.Matches(dict, "deny/insecure/"));
