@@ -79,6 +79,7 @@ internal static class Program
         app.MapTokens();
         app.MapSecurity();
         app.MapDomains();
+        app.MapDns(); // GET /domains/:id/dns: the records to publish (API.md)
         app.MapMailboxes();
         app.MapAliases();
         app.MapConfigTiers();

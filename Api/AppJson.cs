@@ -75,6 +75,8 @@ namespace MailPanel.Api;
 [JsonSerializable(typeof(DkimGenerate))]
 [JsonSerializable(typeof(DkimPublicKey))]
 [JsonSerializable(typeof(ListPage<DkimListEntry>))]
+// DNS hints
+[JsonSerializable(typeof(DnsHintsResponse))]
 // TLS
 [JsonSerializable(typeof(ListPage<TlsCertView>))]
 [JsonSerializable(typeof(TlsIssue))]

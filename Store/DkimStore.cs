@@ -22,6 +22,13 @@ internal static class DkimStore
         return (connection.Command(ListSql, ("$limit", page.Limit), ("$offset", page.Offset)).ReadAll(Map), total);
     }
 
+    /// <summary>The domain's keys, newest first (the first one signs, as the OpenDKIM render picks it).</summary>
+    public static List<DkimKey> ForDomain(Db db, string domain)
+    {
+        using var connection = db.Open();
+        return connection.Command($"SELECT {Columns} FROM dkim_keys WHERE domain = $domain ORDER BY created_at DESC, id DESC", ("$domain", domain)).ReadAll(Map);
+    }
+
     public static DkimKey? Get(Db db, string domain, string selector)
     {
         using var connection = db.Open();

@@ -31,6 +31,8 @@ internal sealed record AppConfig
     /// <summary>Dovecot's implicit-TLS listeners, open once a certificate is registered.</summary>
     public string ImapsListen { get; init; } = "0.0.0.0:993";
     public string Pop3sListen { get; init; } = "0.0.0.0:995";
+    /// <summary>The server's public addresses for the DNS hints (empty: the host's own non-loopback addresses).</summary>
+    public IReadOnlyList<string> PublicIp { get; init; } = [];
     /// <summary>The certbot program POST /tls/issue and /tls/renew run (a name on the fixed PATH, or an absolute path).</summary>
     public string Certbot { get; init; } = "certbot";
 
@@ -44,7 +46,7 @@ internal sealed record AppConfig
         "LISTEN", "API_KEY", "ADMIN_USER", "ADMIN_PASSWORD_HASH", "JWT_SECRET", "DATA_DIR", "VMAIL_DIR",
         "SYSROOT", "RATE_LIMIT_LOGIN_PER_MIN", "RATE_LIMIT_API_PER_MIN", "ADMIN_LOGIN_WHITELIST", "API_KEY_WHITELIST",
         "MAIL_HOSTNAME", "SMTP_LISTEN", "SUBMISSION_LISTEN", "IMAP_LISTEN", "POP3_LISTEN",
-        "IMAPS_LISTEN", "POP3S_LISTEN", "CERTBOT",
+        "IMAPS_LISTEN", "POP3S_LISTEN", "CERTBOT", "PUBLIC_IP",
     ];
 
     /// <summary>Parses config.env text. Any problem is a <see cref="ConfigException"/> with one clear line.</summary>
@@ -83,6 +85,14 @@ internal sealed record AppConfig
             return list;
         }
 
+        IReadOnlyList<string> Addresses(string key)
+        {
+            var list = Optional(key, "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var item in list)
+                if (!Validate.IsIpLiteral(item)) throw new ConfigException($"{key}: '{item}' is not an IPv4 or IPv6 address");
+            return [.. list.Select(a => System.Net.IPAddress.Parse(a).ToString())];
+        }
+
         var config = new AppConfig
         {
             Listen = Optional("LISTEN", "0.0.0.0:8080"),
@@ -105,6 +115,7 @@ internal sealed record AppConfig
             ImapsListen = Optional("IMAPS_LISTEN", "0.0.0.0:993"),
             Pop3sListen = Optional("POP3S_LISTEN", "0.0.0.0:995"),
             Certbot = Optional("CERTBOT", "certbot"),
+            PublicIp = Addresses("PUBLIC_IP"),
         };
         if (Encoding.UTF8.GetByteCount(config.JwtSecret) < 32) throw new ConfigException("JWT_SECRET must be at least 32 bytes");
         if (!Passwords.IsStoredHash(config.AdminPasswordHash))
