@@ -35,8 +35,8 @@ internal static class TlsBundle
             var label = PemLabel(keyPem);
             if (label is null) return Fail("unparseable PEM", "key_pem holds no readable PEM private key block");
             if (label == "ENCRYPTED PRIVATE KEY") return Fail("unsupported private key", "key_pem is encrypted; upload the key without a passphrase");
-            if (TryRsa(keyPem, out var rsaSpki, out var rsaPem)) (keySpki, keyOut) = (rsaSpki, rsaPem);
-            else if (TryEcdsa(keyPem, out var ecSpki, out var ecPem)) (keySpki, keyOut) = (ecSpki, ecPem);
+            if (TryKey(RSA.Create(), keyPem, out var rsaSpki, out var rsaPem)) (keySpki, keyOut) = (rsaSpki, rsaPem);
+            else if (TryKey(ECDsa.Create(), keyPem, out var ecSpki, out var ecPem)) (keySpki, keyOut) = (ecSpki, ecPem);
             else return Fail("unsupported private key", "key_pem is neither an RSA nor an ECDSA private key");
 
             var leafSpki = leaf.PublicKey.ExportSubjectPublicKeyInfo();
@@ -126,35 +126,22 @@ internal static class TlsBundle
         return null;
     }
 
-    static bool TryRsa(string pem, out byte[] spki, out string pkcs8)
+    /// <summary>Imports the PEM key with one algorithm; false when it is not a key of that kind.</summary>
+    static bool TryKey(AsymmetricAlgorithm key, string pem, out byte[] spki, out string pkcs8)
     {
-        using var rsa = RSA.Create();
-        try
+        using (key)
         {
-            rsa.ImportFromPem(pem);
-            (spki, pkcs8) = (rsa.ExportSubjectPublicKeyInfo(), rsa.ExportPkcs8PrivateKeyPem() + "\n");
-            return true;
-        }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            (spki, pkcs8) = ([], "");
-            return false;
-        }
-    }
-
-    static bool TryEcdsa(string pem, out byte[] spki, out string pkcs8)
-    {
-        using var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportFromPem(pem);
-            (spki, pkcs8) = (ec.ExportSubjectPublicKeyInfo(), ec.ExportPkcs8PrivateKeyPem() + "\n");
-            return true;
-        }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            (spki, pkcs8) = ([], "");
-            return false;
+            try
+            {
+                key.ImportFromPem(pem);
+                (spki, pkcs8) = (key.ExportSubjectPublicKeyInfo(), key.ExportPkcs8PrivateKeyPem() + "\n");
+                return true;
+            }
+            catch (Exception e) when (e is CryptographicException or ArgumentException)
+            {
+                (spki, pkcs8) = ([], "");
+                return false;
+            }
         }
     }
 }
