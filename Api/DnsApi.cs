@@ -25,8 +25,10 @@ internal static class DnsApi
             return Errors.NotFound("domain not found");
         var addresses = config.PublicIp.Count > 0 ? config.PublicIp : HostInfo.OutboundAddresses();
         var keys = DkimStore.ForDomain(db, domain.Name);
+        static int Port(string listen) => Validate.TryParseListen(listen, out var ep) ? ep.Port : 0;
+        var ports = new DnsHints.Ports(Port(config.SubmissionListen), Port(config.ImapListen), Port(config.ImapsListen), Port(config.Pop3Listen), Port(config.Pop3sListen));
         var records = DnsHints.For(domain.Name, config.MailHostname, addresses, domain.OutgoingIp, effective.SpfPolicy, effective.DmarcPolicy,
-            [.. keys.Select((k, i) => new DnsDkimKey(k.Selector, DkimKeys.TxtValue(k.DnsRecord), i == 0))]);
+            [.. keys.Select((k, i) => new DnsDkimKey(k.Selector, DkimKeys.TxtValue(k.DnsRecord), i == 0))], ports);
         if (format == "zone") return TypedResults.Text(DnsHints.Zone(domain.Name, records), "text/plain; charset=utf-8");
         string? note = addresses.Count == 0 && domain.OutgoingIp.Length == 0
             ? "the server's public address is unknown (set PUBLIC_IP in config.env): SPF names only mx and no A/AAAA record is suggested"

@@ -20,9 +20,13 @@ internal static class DnsHints
 {
     public const int Ttl = 3600;
 
+    /// <summary>The client services and the ports this server offers them on (from the *_LISTEN keys).</summary>
+    public sealed record Ports(int Submission = 587, int Imap = 143, int Imaps = 993, int Pop3 = 110, int Pop3s = 995);
+
     public static List<DnsRecord> For(string domain, string mailHost, IReadOnlyList<string> addresses, string outgoingIp,
-        string spfPolicy, string dmarcPolicy, IReadOnlyList<DnsDkimKey> dkim)
+        string spfPolicy, string dmarcPolicy, IReadOnlyList<DnsDkimKey> dkim, Ports? ports = null)
     {
+        ports ??= new Ports();
         string Fq(string name) => name + ".";
         var host = Fq(mailHost);
         var ips = addresses.Concat(outgoingIp.Length > 0 ? [outgoingIp] : [])
@@ -41,7 +45,8 @@ internal static class DnsHints
                 key.Signing ? "DKIM public key of the key that signs" : "DKIM public key of an older selector (keep it until mail signed with it is delivered)"));
         records.Add(new("TXT", Fq($"_dmarc.{domain}"), $"v=DMARC1; p={dmarcPolicy}; rua=mailto:postmaster@{domain}; adkim=r; aspf=r", Ttl,
             $"DMARC: receivers apply p={dmarcPolicy} (dmarc_policy) to mail failing SPF and DKIM alignment, reports to postmaster"));
-        foreach (var (service, port) in new[] { ("_submission._tcp", 587), ("_imap._tcp", 143), ("_imaps._tcp", 993), ("_pop3._tcp", 110), ("_pop3s._tcp", 995) })
+        foreach (var (service, port) in new[] { ("_submission._tcp", ports.Submission), ("_imap._tcp", ports.Imap), ("_imaps._tcp", ports.Imaps),
+                     ("_pop3._tcp", ports.Pop3), ("_pop3s._tcp", ports.Pop3s) })
             records.Add(new("SRV", Fq($"{service}.{domain}"), $"0 1 {port} {host}", Ttl, "mail client autoconfiguration (RFC 6186)"));
         if (mailHost != $"autoconfig.{domain}")
             records.Add(new("CNAME", Fq($"autoconfig.{domain}"), host, Ttl, "the autoconfig name mail clients try first"));

@@ -49,8 +49,7 @@ internal static class MailRender
                 Lines("# virtual_mailbox_maps: active mailboxes of active domains",
                     () => ActiveUsers(snap).Select(u => $"{u.Address.ToLowerInvariant()} {u.Domain}/{u.Username}/"))) { KeyOrder = AddressOrder.Instance, ReadsStore = true },
             new(Path.Combine(s.PostfixDir, "valias"), FileRole.Table,
-                Lines("# virtual_alias_maps: aliases of active domains", () => snap.Aliases.Where(a => a.DomainActive)
-                    .OrderBy(a => a.Source, StringComparer.Ordinal).Select(a => $"{a.Source} {a.Destination}"))),
+                Lines("# virtual_alias_maps: aliases of active domains, and mailboxes that forward (forward_to)", () => VirtualAliases(snap))),
             new(Path.Combine(s.PostfixDir, "transport"), FileRole.Table,
                 Lines("# transport_maps", () => s.ExtraTransport.Order(StringComparer.Ordinal))) { ReloadsDaemon = true },
             new(Path.Combine(s.PostfixDir, "sender_transport"), FileRole.Table,
@@ -60,6 +59,29 @@ internal static class MailRender
                 Lines("# check_recipient_access: domains whose effective require_tls_inbound is true",
                     () => activeDomains.Where(d => d.RequireTlsInbound).Select(d => $"{d.DomainName} reject_plaintext_session"))),
         ];
+    }
+
+    /// <summary>
+    /// valias: aliases of active domains and active mailboxes' forwards, one line per source (an alias
+    /// and a forward of the same address share it). A forward that keeps a copy lists the mailbox
+    /// itself first: Postfix does not expand an address that maps to itself, so it is delivered there too.
+    /// </summary>
+    static IEnumerable<string> VirtualAliases(MailStackSnapshot snap)
+    {
+        var lines = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        void Add(string source, IEnumerable<string> targets)
+        {
+            if (!lines.TryGetValue(source, out var list)) lines[source] = list = [];
+            foreach (var t in targets) if (!list.Contains(t, StringComparer.OrdinalIgnoreCase)) list.Add(t);
+        }
+        foreach (var a in snap.Aliases.Where(a => a.DomainActive)) Add(a.Source, [a.Destination]);
+        foreach (var f in snap.Forwards.Where(f => f.Active))
+        {
+            var address = f.Address.ToLowerInvariant();
+            var targets = f.ForwardTo.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Add(address, f.KeepCopy ? [address, .. targets] : targets);
+        }
+        return lines.Select(kv => $"{kv.Key} {string.Join(", ", kv.Value)}");
     }
 
     /// <summary>

@@ -36,6 +36,9 @@ internal sealed class MailUsers(int count, Func<IEnumerable<MailUser>> inOrder)
     }
 }
 
+/// <summary>A mailbox whose effective forward_to is set: its targets (normalized address list) and whether it keeps a copy.</summary>
+internal sealed record MailForward(string Address, string ForwardTo, bool KeepCopy, bool Active);
+
 /// <summary>An alias row with its domain's active flag.</summary>
 internal sealed record MailAlias(string Source, string Destination, bool DomainActive);
 
@@ -63,4 +66,8 @@ internal sealed record MailStackSnapshot(
     MailUsers Users,
     IReadOnlyList<MailAlias> Aliases,
     IReadOnlyList<MailCert> Certs,
-    IReadOnlyList<MailDkimKey> DkimKeys);
+    IReadOnlyList<MailDkimKey> DkimKeys)
+{
+    /// <summary>Mailboxes that forward (few; read whole). Rendered into valias.</summary>
+    public IReadOnlyList<MailForward> Forwards { get; init; } = [];
+}

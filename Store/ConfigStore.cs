@@ -123,6 +123,10 @@ internal static class ConfigStore
     static readonly string EffectiveMailboxByIdSql = EffectiveMailboxesSql + " WHERE m.id = $id";
     static readonly string EffectiveMailboxesAllSql = EffectiveMailboxesSql + " ORDER BY m.id";
 
+    // Mailboxes that forward: an override names targets, or the defaults do (then every row is a candidate).
+    static readonly string ForwardingMailboxesSql = EffectiveMailboxesSql
+        + " WHERE (o.forward_to IS NOT NULL AND o.forward_to <> '') OR (SELECT forward_to FROM mailbox_defaults) <> '' ORDER BY m.id";
+
     static object?[]? ReadOverrides(SqliteDataReader r, TierTable tier) =>
         r.IsDBNull(OverridesAt - 1) ? null : TierSql.Read(r, OverridesAt, tier.Overridable);
 
@@ -221,6 +225,20 @@ internal static class ConfigStore
     /// holding them. The order comes from the two unique indexes (domains.name, then
     /// mailboxes(domain_id, username)), so SQLite does not sort either.
     /// </summary>
+    /// <summary>The mailboxes whose effective forward_to is not empty (a handful: read whole, beside the streamed ones).</summary>
+    public static List<MailboxEffective> ForwardingMailboxes(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains)
+    {
+        var list = new List<MailboxEffective>();
+        using var reader = snapshot.Command(ForwardingMailboxesSql).ExecuteReader();
+        while (reader.Read())
+        {
+            var (mailbox, overrides) = MapMailboxRow(reader);
+            var effective = snapshot.Effective.Mailbox(mailbox, overrides, domains[mailbox.DomainId]);
+            if (effective.ForwardTo.Length > 0) list.Add(effective);
+        }
+        return list;
+    }
+
     public static IEnumerable<T> StreamMailboxesByAddress<T>(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains, Func<MailboxEffective, string, T> project)
     {
         using var reader = snapshot.Command(EffectiveMailboxesByAddressSql).ExecuteReader();

@@ -34,7 +34,9 @@ internal static class MailStackStore
             var aliases = snapshot.Command(AliasesSql).ReadAll(MapAlias);
             var certs = snapshot.Command(CertsSql).ReadAll(MapCert);
             var dkim = snapshot.Command(DkimSql).ReadAll(MapDkim);
-            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim), snapshot);
+            var forwards = ConfigStore.ForwardingMailboxes(snapshot, byId)
+                .Select(m => new MailForward(m.MailboxUsername + "@" + m.DomainName, m.ForwardTo, m.ForwardKeepCopy, m.MailboxActive && m.DomainActive)).ToList();
+            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim) { Forwards = forwards }, snapshot);
         }
         catch
         {

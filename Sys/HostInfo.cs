@@ -18,6 +18,7 @@ internal static class HostInfo
             {
                 var ip = unicast.Address;
                 if (IPAddress.IsLoopback(ip) || ip.IsIPv6LinkLocal || ip.IsIPv6Multicast) continue;
+                if (ip.AddressFamily == AddressFamily.InterNetwork && ip.GetAddressBytes() is [169, 254, ..]) continue; // IPv4 link-local
                 if (ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)) continue;
                 list.Add(ip);
             }

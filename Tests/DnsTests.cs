@@ -5,7 +5,7 @@ namespace MailPanel.Tests;
 /// <summary>GET /domains/:id/dns: what the operator publishes, as JSON and as a zone that named-checkzone accepts.</summary>
 public class DnsTests
 {
-    const string Extra = "MAIL_HOSTNAME=mail.example.com\nPUBLIC_IP=203.0.113.5 2001:db8::5";
+    const string Extra = "MAIL_HOSTNAME=mail.example.com\nPUBLIC_IP=203.0.113.5 2001:db8::5\nIMAPS_LISTEN=0.0.0.0:10993";
 
     [Fact]
     public async Task TheHintsNameMxSpfDkimDmarcAndSrvFromTheEffectiveConfig()
@@ -32,7 +32,7 @@ public class DnsTests
         Assert.Contains(records, x => x.Name == "old._domainkey.example.com." && x.Value.StartsWith("v=DKIM1; h=sha256; k=rsa; p=", StringComparison.Ordinal));
         Assert.Contains(("TXT", "_dmarc.example.com.", "v=DMARC1; p=reject; rua=mailto:postmaster@example.com; adkim=r; aspf=r"), records);
         Assert.Contains(("SRV", "_submission._tcp.example.com.", "0 1 587 mail.example.com."), records);
-        Assert.Contains(("SRV", "_imaps._tcp.example.com.", "0 1 993 mail.example.com."), records);
+        Assert.Contains(("SRV", "_imaps._tcp.example.com.", "0 1 10993 mail.example.com."), records); // the port IMAPS_LISTEN names
         Assert.Contains(("CNAME", "autoconfig.example.com.", "mail.example.com."), records);
         var purposes = r.Json["records"]!.AsArray().Where(n => n!["name"]!.GetValue<string>().EndsWith("_domainkey.example.com.", StringComparison.Ordinal))
             .ToDictionary(n => n!["name"]!.GetValue<string>(), n => n!["purpose"]!.GetValue<string>());

@@ -186,6 +186,24 @@ public class RenderTests
     }
 
     [Fact]
+    public void ForwardsJoinTheAliasesInValiasOneLinePerSource()
+    {
+        var snap = Sample() with { };
+        snap = snap with
+        {
+            Forwards =
+            [
+                new MailForward("zed@b.example", "out@elsewhere.example", KeepCopy: true, Active: true),
+                new MailForward("info@b.example", "boss@elsewhere.example", KeepCopy: false, Active: true), // also an alias source
+                new MailForward("ghost@off.example", "x@elsewhere.example", KeepCopy: false, Active: false),
+            ],
+        };
+        Assert.Equal("# virtual_alias_maps: aliases of active domains, and mailboxes that forward (forward_to)\n"
+            + "info@b.example amy@b.example, boss@elsewhere.example\n"
+            + "zed@b.example zed@b.example, out@elsewhere.example\n", File(MailRender.All(snap, Settings), "valias"));
+    }
+
+    [Fact]
     public void RequireTlsFlagsReachPostfixAndTheUsersDict()
     {
         var snap = Sample();
