@@ -52,11 +52,18 @@ internal static class ConfigApi
         using (var write = await db.BeginWrite())
         {
             saved = tier.Save(write, ConfigRules.Normalize(tier.Tier.Fields, values));
+            if (LoopRefused(tier.Tier, write) is { } loop) return loop;
             write.Commit();
         }
         reconciler.Request(reason);
         return TypedResults.Ok(saved);
     }
+
+    /// <summary>A mailbox tier's forward_to that closes a forwarding loop: 400, and the write is rolled back.</summary>
+    static JsonHttpResult<ApiError>? LoopRefused(TierTable tier, Db.Write write) =>
+        tier == TierFields.Mailbox && ForwardLoops.Find(write) is { } loop
+            ? Errors.Validation("forward_to would make a forwarding loop", loop)
+            : null;
 
     static Results<Ok<T>, JsonHttpResult<ApiError>> GetOverrides<T>(string id, OverridesRow<T> tier, string notFound, Db db) where T : class
     {
@@ -77,6 +84,7 @@ internal static class ConfigApi
         using (var write = await db.BeginWrite())
         {
             if (!tier.Save(write, parentId, values)) return Errors.NotFound($"{parent} not found");
+            if (LoopRefused(tier.Tier, write) is { } loop) return loop;
             write.Commit();
         }
         reconciler.Request($"{parent} overrides replaced");

@@ -25,6 +25,8 @@ internal sealed record MailPaths
         DovecotStateDir = HostPath("/var/lib/dovecot");
         DovecotPidFile = Path.Combine(DovecotBaseDir, "master.pid");
         DovecotLog = HostPath("/var/log/dovecot.log");
+        SieveDir = Path.Combine(DovecotConfigDir, "sieve");
+        VacationDir = Path.Combine(SieveDir, "vacation");
         LogDir = HostPath("/var/log");
         OpenDkimDir = HostPath("/etc/opendkim");
         OpenDkimKeysDir = Path.Combine(OpenDkimDir, "keys");
@@ -99,6 +101,12 @@ internal sealed record MailPaths
 
     /// <summary>dovecot.conf: every dovecot/doveadm command gets `-c` with this path.</summary>
     public string DovecotConfig { get; }
+
+    /// <summary>MailPanel's Sieve scripts (Pigeonhole sieve_before): mailpanel.sieve, the auto-junk rule for every mailbox.</summary>
+    public string SieveDir { get; }
+
+    /// <summary>One vacation script per mailbox whose effective vacation_enabled is true: &lt;address&gt;.sieve (nothing else lives here).</summary>
+    public string VacationDir { get; }
 
     /// <summary>Dovecot base_dir (sockets and master.pid).</summary>
     public string DovecotBaseDir { get; }

@@ -167,6 +167,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             var (stored, read) = MailStackStore.Open(stack.store);
             var snap = Units.WithFileFacts(stored, new MailPaths(stack.Config.SysRoot));
             List<Changed> changed;
+            List<(MailUnit Unit, string Path)> removed;
             int fileCount;
             using (read)
             {
@@ -204,15 +205,16 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
                 changed = [];
                 for (var i = 0; i < files.Count; i++)
                     if (stale[i]) changed.Add(new Changed(files[i].Unit, files[i].File, EnsureTemp(files[i].File)));
+                removed = Unrendered(files.Select(f => f.File.Path));
             }
             Log($"rendered and compared {fileCount} files ({Lap()} ms, managed heap {GC.GetTotalMemory(false) >> 20} MB)");
             CrashPoint("rendered");
-            if (changed.Count == 0)
+            if (changed.Count == 0 && removed.Count == 0)
             {
                 Log("no changes");
                 return;
             }
-            Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
+            if (changed.Count > 0) Log("changed: " + string.Join(", ", changed.Select(c => c.Name)));
 
             foreach (var unit in Units.All.Where(u => !installed.Contains(u))) Log(unit.NotInstalled);
 
@@ -220,8 +222,9 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             //    nothing has been reloaded yet, so a failure here never reaches the running daemons.
             var configs = changed.Where(c => c.Role == FileRole.Config).ToList();
             foreach (var c in configs) InstallWhole(c);
+            foreach (var (_, path) in removed) RemoveWhole(path);
             CrashPoint("configs");
-            foreach (var unit in Units.All.Where(u => installed.Contains(u) && configs.Any(c => c.Unit == u)))
+            foreach (var unit in Units.All.Where(u => installed.Contains(u) && (configs.Any(c => c.Unit == u) || removed.Any(r => r.Unit == u))))
             {
                 step = $"{unit.Name} check";
                 foreach (var check in unit.Checks(s)) await Require(check, cancel);
@@ -273,7 +276,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
 
             // 4. Reload, in unit order, each unit whose configs changed or one of whose tables says a
             //    change needs it; a daemon that is not running keeps nothing to reload.
-            foreach (var unit in Units.All.Where(installed.Contains))
+            foreach (var unit in Units.All.Where(u => installed.Contains(u) && u.Reloads))
             {
                 var why = changed.Where(c => c.Unit == unit && (c.Role == FileRole.Config || c.File.ReloadsDaemon)).Select(c => c.Name).ToList();
                 if (why.Count == 0) continue;
@@ -350,6 +353,30 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
                 if (then is not null) await then(c);
             }
             lock (undo) undo.Add((Path.GetFileName(path), Restore));
+        }
+
+        /// <summary>
+        /// The files in the units' owned directories that this render did not yield, with their
+        /// companions (same name, another extension: sievec's .svbin beside a script), by unit.
+        /// </summary>
+        List<(MailUnit Unit, string Path)> Unrendered(IEnumerable<string> rendered)
+        {
+            var stems = rendered.Select(p => Path.Combine(Path.GetDirectoryName(p)!, Path.GetFileNameWithoutExtension(p))).ToHashSet(StringComparer.Ordinal);
+            var list = new List<(MailUnit, string)>();
+            foreach (var unit in Units.All)
+                foreach (var dir in unit.Directories(s).Where(d => d.Owned && Directory.Exists(d.Path)))
+                    foreach (var file in Directory.EnumerateFiles(dir.Path).Order(StringComparer.Ordinal))
+                        if (!Path.GetFileName(file).StartsWith('.') && !stems.Contains(Path.Combine(dir.Path, Path.GetFileNameWithoutExtension(file))))
+                            list.Add((unit, file));
+            return list;
+        }
+
+        /// <summary>A file no longer rendered: removed, the previous version kept for the undo.</summary>
+        void RemoveWhole(string path)
+        {
+            KeepPrevious(path);
+            AtomicFile.Delete(path);
+            Log($"removed {path} (no longer rendered)");
         }
 
         /// <summary>A config: replaced whole, the previous version kept for the undo.</summary>

@@ -23,8 +23,12 @@ internal delegate Task UnitReload(RenderSettings s, CancellationToken cancel);
 /// <paramref name="UserGroup"/>, or <paramref name="Group"/> when named (and present on the host).
 /// <paramref name="Sweep"/>: the unit's files live here, so hidden temp files and previous versions
 /// an interrupted apply left behind are removed from it.
+/// <paramref name="Owned"/>: every file here is one the unit renders, so a file the render no longer
+/// yields (and its companions: the same name with another extension, e.g. a compiled .svbin) is
+/// removed by the apply, with the same undo as a replaced file.
 /// </summary>
-internal sealed record UnitDir(string Path, UnixFileMode Mode, string? User = null, bool UserGroup = false, bool Sweep = false, string? Group = null);
+internal sealed record UnitDir(string Path, UnixFileMode Mode, string? User = null, bool UserGroup = false, bool Sweep = false, string? Group = null,
+    bool Owned = false);
 
 /// <summary>
 /// One managed daemon, declared once: its files (rendered with path, role, mode and group by
@@ -47,6 +51,9 @@ internal sealed record MailUnit(
     public required string NotInstalled { get; init; }
 
     public required Func<RenderSettings, UnitDir[]> Directories { get; init; }
+
+    /// <summary>False: the daemon reads the unit's files each time it uses them (Sieve scripts), so there is nothing to reload.</summary>
+    public bool Reloads { get; init; } = true;
 
     /// <summary>Files earlier builds rendered and this one does not: removed at the next apply (stale hashes must not linger).</summary>
     public Func<RenderSettings, string[]> Obsolete { get; init; } = _ => [];
@@ -125,6 +132,28 @@ internal static class Units
         ],
     };
 
+    /// <summary>
+    /// Sieve (Dovecot Pigeonhole): MailPanel's scripts, compiled by sievec against the rendered
+    /// dovecot.conf (it names the extensions they may use). A script that does not compile fails the
+    /// reconcile and the previous one stays. LMTP reads the scripts at each delivery: no reload.
+    /// </summary>
+    public static readonly MailUnit Sieve = new("sieve", ["sievec"], MailRender.Sieve,
+        s =>
+        [
+            new("sievec", ["-c", s.DovecotConf, Path.Combine(s.SieveDir, "mailpanel.sieve")], Quiet: true),
+            new("sievec", ["-c", s.DovecotConf, s.VacationDir], Quiet: true),
+        ],
+        (_, _) => Task.CompletedTask)
+    {
+        NotInstalled = "sievec not installed (dovecot-sieve): Sieve scripts written, not compiled",
+        Directories = s =>
+        [
+            new(s.SieveDir, Mode0755, Sweep: true),
+            new(s.VacationDir, Mode0755, Sweep: true, Owned: true),
+        ],
+        Reloads = false,
+    };
+
     const int SigUsr1 = 10;
 
     /// <summary>Signals the process its pid file names, in-process (no kill(1): a minimal host has none).</summary>
@@ -165,5 +194,5 @@ internal static class Units
     }
 
     /// <summary>The milters first, so a new key is in OpenDKIM's tables before Postfix starts passing mail to it.</summary>
-    public static readonly MailUnit[] All = [OpenDkim, OpenDmarc, Postfix, Dovecot];
+    public static readonly MailUnit[] All = [OpenDkim, OpenDmarc, Postfix, Sieve, Dovecot];
 }

@@ -24,7 +24,7 @@ internal static class MailRender
 
     /// <summary>Every file of every unit (tests and the render-only checks).</summary>
     public static List<RenderedFile> All(MailStackSnapshot snap, RenderSettings s) =>
-        [.. OpenDkim(snap, s), .. OpenDmarc(snap, s), .. Postfix(snap, s), .. Dovecot(snap, s)];
+        [.. OpenDkim(snap, s), .. OpenDmarc(snap, s), .. Postfix(snap, s), .. Sieve(snap, s), .. Dovecot(snap, s)];
 
     /// <summary>
     /// Postfix's files. The domain list and the transports are resolved by trivial-rewrite, which its
@@ -93,16 +93,59 @@ internal static class MailRender
         var cert = PickCert(snap.Certs, s.Hostname);
         return
         [
-            Text(s.DovecotConf, RenderDovecotConf(snap.Global, s, cert)),
+            Text(s.DovecotConf, RenderDovecotConf(snap.Global, s, cert, snap.AutoJunkDefault)),
             Text(Path.Combine(s.DovecotDir, "dict-users.conf.ext"), RenderDictConf(s, "dict-users.conf.ext")),
             Text(Path.Combine(s.DovecotDir, "dict-deny.conf.ext"), RenderDictConf(s, "dict-deny.conf.ext")),
             Text(Path.Combine(s.DovecotDir, "dict-insecure.conf.ext"), RenderDictConf(s, "dict-insecure.conf.ext")),
-            new(Path.Combine(s.DovecotDir, UsersDict), FileRole.Lookup, Lines(null, () => ActiveUsers(snap).SelectMany(UserEntries)))
+            new(Path.Combine(s.DovecotDir, UsersDict), FileRole.Lookup, Lines(null, () => ActiveUsers(snap).SelectMany(u => UserEntries(u, snap.AutoJunkDefault))))
             {
                 KeyOrder = AddressOrder.Instance, ReadsStore = true, Mode = RenderedFile.Mode0640, Group = "dovecot", MirrorOf = MailboxMap,
             },
         ];
     }
+
+    /// <summary>
+    /// The Sieve scripts Dovecot's LMTP runs before each mailbox's own: mailpanel.sieve (auto_junk_threshold,
+    /// every mailbox) and one vacation script per active mailbox whose effective vacation_enabled is
+    /// true, &lt;address&gt;.sieve in a directory that holds nothing else (a script whose mailbox is
+    /// no longer on vacation is removed by the apply). Compiled by the unit's check (sievec), so a
+    /// script that does not compile fails the reconcile instead of being skipped at delivery.
+    /// </summary>
+    public static List<RenderedFile> Sieve(MailStackSnapshot snap, RenderSettings s)
+    {
+        List<RenderedFile> files = [Text(Path.Combine(s.SieveDir, "mailpanel.sieve"), Template("mailpanel.sieve"))];
+        foreach (var v in snap.Vacations.Where(v => v.Active).OrderBy(v => v.Address.ToLowerInvariant(), StringComparer.Ordinal))
+        {
+            var address = v.Address.ToLowerInvariant();
+            var aliases = snap.Aliases.Where(a => a.DomainActive && a.Destination.Split(',', StringSplitOptions.TrimEntries)
+                    .Contains(address, StringComparer.OrdinalIgnoreCase))
+                .Select(a => a.Source.ToLowerInvariant()).Where(a => a != address).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            files.Add(Text(Path.Combine(s.VacationDir, address + ".sieve"), VacationScript(address, v.Message, aliases)));
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// One mailbox's vacation script: at most one reply per sender per day (Pigeonhole keeps the
+    /// sender list), from the mailbox's address, to mail addressed to it or to one of its aliases
+    /// (RFC 5230: a vacation reply answers only mail whose To/Cc names the user), never to mail the
+    /// spam filter flagged. The message is a Sieve string literal: only \ and " are escaped, so the
+    /// reply carries the text exactly as written (UTF-8, line breaks, "${...}" and all).
+    /// </summary>
+    public static string VacationScript(string address, string message, IReadOnlyList<string> aliases)
+    {
+        var sb = new StringBuilder()
+            .Append("# MailPanel: vacation_enabled for ").Append(address).Append(" (vacation_message as written). Edits here are overwritten.\n")
+            .Append("require [\"vacation\"];\n")
+            .Append("if not header :is \"X-Spam-Flag\" \"YES\" {\n")
+            .Append("  vacation :days 1 :from ").Append(SieveString(address));
+        if (aliases.Count > 0) sb.Append(" :addresses [").Append(string.Join(", ", aliases.Select(SieveString))).Append(']');
+        return sb.Append('\n').Append("    ").Append(SieveString(message)).Append(";\n}\n").ToString();
+    }
+
+    /// <summary>A Sieve quoted string (RFC 5228 2.4.2): backslash and double quote escaped, everything else literal.</summary>
+    static string SieveString(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>
     /// OpenDKIM's files. A hosted, active domain whose effective dkim_enabled is true signs with its
@@ -172,7 +215,7 @@ internal static class MailRender
     /// effective enabled_imap / enabled_pop3 / enabled_smtp turns off (smtp = SASL on submission).
     /// All lines of one mailbox sit together, mailboxes in <see cref="AddressOrder"/>.
     /// </summary>
-    public static IEnumerable<string> UserEntries(MailUser u)
+    public static IEnumerable<string> UserEntries(MailUser u, double autoJunkDefault = MailUser.DefaultAutoJunk)
     {
         var address = u.Address.ToLowerInvariant();
         if (!u.EnabledImap) { yield return DictPrefix + "deny/imap/" + address; yield return "{}"; }
@@ -182,10 +225,18 @@ internal static class MailRender
         yield return DictPrefix + "passdb/" + address;
         yield return "{\"password\":" + JsonString(u.PasswordHash) + "}";
         yield return DictPrefix + "userdb/" + address;
-        yield return u.QuotaBytes > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{{\"quota_rule\":\"*:storage={u.QuotaBytes}B\"}}")
-            : "{}";
+        List<string> fields = [];
+        if (u.QuotaBytes > 0) fields.Add(string.Create(CultureInfo.InvariantCulture, $"\"quota_rule\":\"*:storage={u.QuotaBytes}B\""));
+        // A userdb field sets the plugin setting for this user: the auto-junk threshold where it differs from the defaults'.
+        if (JunkTenths(u.AutoJunkThreshold) != JunkTenths(autoJunkDefault)) fields.Add($"\"{JunkSetting}\":\"{JunkTenths(u.AutoJunkThreshold)}\"");
+        yield return "{" + string.Join(",", fields) + "}";
     }
+
+    /// <summary>The plugin setting mailpanel.sieve reads (vnd.dovecot.config.mailpanel_junk).</summary>
+    public const string JunkSetting = "sieve_env_mailpanel_junk";
+
+    /// <summary>A threshold in tenths, as mailpanel.sieve compares it ("7.0" -> 70).</summary>
+    public static string JunkTenths(double threshold) => Num((long)Math.Round(threshold * 10, MidpointRounding.AwayFromZero));
 
     /// <summary>A JSON string literal; escapes keep any stored value on its one dict line.</summary>
     static string JsonString(string value)
@@ -322,7 +373,7 @@ internal static class MailRender
         });
     }
 
-    static string RenderDovecotConf(GlobalConfig g, RenderSettings s, MailCert? cert)
+    static string RenderDovecotConf(GlobalConfig g, RenderSettings s, MailCert? cert, double autoJunkDefault)
     {
         var imap = Endpoint(s.ImapListen);
         var pop3 = Endpoint(s.Pop3Listen);
@@ -359,7 +410,25 @@ internal static class MailRender
             ["IMAPS"] = TlsListener("imaps", s.ImapsListen),
             ["POP3S"] = TlsListener("pop3s", s.Pop3sListen),
             ["TLS"] = tls,
+            ["SIEVE_DIR"] = s.SieveDir,
+            ["VACATION_DIR"] = s.VacationDir,
+            ["JUNK_SETTING"] = JunkSetting,
+            ["JUNK_TENTHS"] = JunkTenths(autoJunkDefault),
+            ["SUBMISSION_HOST"] = SubmissionHost(s.SmtpListen),
         });
+    }
+
+    /// <summary>
+    /// Where Sieve's replies (vacation) are sent: this host's own SMTP listener over loopback, so they
+    /// leave through Postfix like any mail (queued, DKIM-signed, relayed as a relay_networks client).
+    /// </summary>
+    static string SubmissionHost(string smtpListen)
+    {
+        var ep = Endpoint(smtpListen);
+        var host = ep.Address.Equals(IPAddress.Any) ? "127.0.0.1"
+            : ep.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+        return $"{host}:{Num(ep.Port)}";
     }
 
     /// <summary>A dict passdb/userdb config (dict-users.conf.ext, dict-deny.conf.ext) over the users dict.</summary>

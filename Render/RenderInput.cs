@@ -8,11 +8,15 @@ namespace MailPanel.Render;
 /// purpose: a reconcile holds 100,000 of them.
 /// </summary>
 internal sealed record MailUser(string Domain, string Username, string PasswordHash, long QuotaBytes,
-    bool EnabledImap, bool EnabledPop3, bool EnabledSmtp, bool MailboxActive, bool DomainActive, bool RequireTls = false)
+    bool EnabledImap, bool EnabledPop3, bool EnabledSmtp, bool MailboxActive, bool DomainActive, bool RequireTls = false,
+    double AutoJunkThreshold = MailUser.DefaultAutoJunk)
 {
+    /// <summary>mailbox_defaults.auto_junk_threshold as created.</summary>
+    public const double DefaultAutoJunk = 7.0;
+
     public MailUser(string passwordHash, MailboxEffective m)
         : this(m.DomainName, m.MailboxUsername, passwordHash, m.QuotaBytes, m.EnabledImap, m.EnabledPop3, m.EnabledSmtp, m.MailboxActive, m.DomainActive,
-            m.RequireTlsClient)
+            m.RequireTlsClient, m.AutoJunkThreshold)
     {
     }
 
@@ -38,6 +42,9 @@ internal sealed class MailUsers(int count, Func<IEnumerable<MailUser>> inOrder)
 
 /// <summary>A mailbox whose effective forward_to is set: its targets (normalized address list) and whether it keeps a copy.</summary>
 internal sealed record MailForward(string Address, string ForwardTo, bool KeepCopy, bool Active);
+
+/// <summary>A mailbox whose effective vacation_enabled is true: its vacation_message, as written.</summary>
+internal sealed record MailVacation(string Address, string Message, bool Active);
 
 /// <summary>An alias row with its domain's active flag.</summary>
 internal sealed record MailAlias(string Source, string Destination, bool DomainActive);
@@ -70,4 +77,10 @@ internal sealed record MailStackSnapshot(
 {
     /// <summary>Mailboxes that forward (few; read whole). Rendered into valias.</summary>
     public IReadOnlyList<MailForward> Forwards { get; init; } = [];
+
+    /// <summary>Mailboxes on vacation (few; read whole). One Sieve script each.</summary>
+    public IReadOnlyList<MailVacation> Vacations { get; init; } = [];
+
+    /// <summary>mailbox_defaults.auto_junk_threshold: dovecot.conf's default; a mailbox that differs carries its own in the users dict.</summary>
+    public double AutoJunkDefault { get; init; } = MailUser.DefaultAutoJunk;
 }

@@ -103,6 +103,8 @@ internal sealed record RenderSettings
     public string PostfixDataDir => Paths.PostfixDataDir;
     public string LogDir => Paths.LogDir;
     public string DovecotBaseDir => Paths.DovecotBaseDir;
+    public string SieveDir => Paths.SieveDir;
+    public string VacationDir => Paths.VacationDir;
     public string DovecotStateDir => Paths.DovecotStateDir;
     public string LmtpSocket => Paths.LmtpSocket;
     public string OpenDkimDir => Paths.OpenDkimDir;

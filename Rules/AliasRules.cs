@@ -29,6 +29,7 @@ internal sealed class AliasRules(Db db, Reconciler reconciler)
             if (AliasStore.SourceExists(write, source)) return Refused.Conflict($"alias {source} already exists");
             if (Caps.Aliases(write, domain) is { } full) return full;
             alias = AliasStore.Insert(write, domain.Id, source, destination);
+            if (ForwardLoops.Find(write) is { } loop) return Refused.Invalid("destination would make a forwarding loop", loop);
             write.Commit();
         }
         reconciler.Request("alias created");

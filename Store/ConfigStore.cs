@@ -127,6 +127,10 @@ internal static class ConfigStore
     static readonly string ForwardingMailboxesSql = EffectiveMailboxesSql
         + " WHERE (o.forward_to IS NOT NULL AND o.forward_to <> '') OR (SELECT forward_to FROM mailbox_defaults) <> '' ORDER BY m.id";
 
+    // Mailboxes on vacation: the override says so, or it inherits and the defaults say so.
+    static readonly string VacationMailboxesSql = EffectiveMailboxesSql
+        + " WHERE o.vacation_enabled = 1 OR (o.vacation_enabled IS NULL AND (SELECT vacation_enabled FROM mailbox_defaults) = 1) ORDER BY m.id";
+
     static object?[]? ReadOverrides(SqliteDataReader r, TierTable tier) =>
         r.IsDBNull(OverridesAt - 1) ? null : TierSql.Read(r, OverridesAt, tier.Overridable);
 
@@ -226,18 +230,39 @@ internal static class ConfigStore
     /// mailboxes(domain_id, username)), so SQLite does not sort either.
     /// </summary>
     /// <summary>The mailboxes whose effective forward_to is not empty (a handful: read whole, beside the streamed ones).</summary>
-    public static List<MailboxEffective> ForwardingMailboxes(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains)
+    public static List<MailboxEffective> ForwardingMailboxes(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains) =>
+        MailboxesWhere(snapshot, domains, ForwardingMailboxesSql, m => m.ForwardTo.Length > 0);
+
+    /// <summary>The mailboxes whose effective vacation_enabled is true (few: read whole).</summary>
+    public static List<MailboxEffective> VacationMailboxes(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains) =>
+        MailboxesWhere(snapshot, domains, VacationMailboxesSql, m => m.VacationEnabled);
+
+    static List<MailboxEffective> MailboxesWhere(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains, string sql, Func<MailboxEffective, bool> keep)
     {
         var list = new List<MailboxEffective>();
-        using var reader = snapshot.Command(ForwardingMailboxesSql).ExecuteReader();
+        using var reader = snapshot.Command(sql).ExecuteReader();
         while (reader.Read())
         {
             var (mailbox, overrides) = MapMailboxRow(reader);
             var effective = snapshot.Effective.Mailbox(mailbox, overrides, domains[mailbox.DomainId]);
-            if (effective.ForwardTo.Length > 0) list.Add(effective);
+            if (keep(effective)) list.Add(effective);
         }
         return list;
     }
+
+    // Every stored forward (effective: the override's forward_to, else the defaults') and every alias,
+    // active or not (a loop must not wait for a mailbox to be switched on).
+    const string ForwardEdgesSql = """
+        SELECT lower(m.username || '@' || d.name), COALESCE(o.forward_to, md.forward_to)
+        FROM mailboxes m JOIN domains d ON d.id = m.domain_id CROSS JOIN mailbox_defaults md
+        LEFT JOIN mailbox_overrides o ON o.mailbox_id = m.id
+        WHERE COALESCE(o.forward_to, md.forward_to) <> ''
+        UNION ALL SELECT lower(source), destination FROM aliases
+        """;
+
+    /// <summary>Where mail to an address is sent on (forward_to and aliases), inside a write so a change is checked with what it changes.</summary>
+    public static List<(string From, string Targets)> ForwardEdges(Db.Write write) =>
+        write.Command(ForwardEdgesSql).ReadAll(r => (r.GetString(0), r.GetString(1)));
 
     public static IEnumerable<T> StreamMailboxesByAddress<T>(Snapshot snapshot, IReadOnlyDictionary<long, DomainEffective> domains, Func<MailboxEffective, string, T> project)
     {

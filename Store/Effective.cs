@@ -24,6 +24,8 @@ internal sealed class Effective(GlobalConfig global, DomainDefaults domainDefaul
     readonly Dictionary<DomainEffective, MailboxEffective> sharedTemplates = [];
     DomainEffective? domainTemplate;
 
+    public MailboxDefaults MailboxDefaults => mailboxDefaults;
+
     /// <param name="overrides">The override row's values in <see cref="TierTable.Overridable"/> order, or null when it has none.</param>
     public DomainEffective Domain(Domain domain, object?[]? overrides)
     {

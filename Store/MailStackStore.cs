@@ -36,7 +36,14 @@ internal static class MailStackStore
             var dkim = snapshot.Command(DkimSql).ReadAll(MapDkim);
             var forwards = ConfigStore.ForwardingMailboxes(snapshot, byId)
                 .Select(m => new MailForward(m.MailboxUsername + "@" + m.DomainName, m.ForwardTo, m.ForwardKeepCopy, m.MailboxActive && m.DomainActive)).ToList();
-            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim) { Forwards = forwards }, snapshot);
+            var vacations = ConfigStore.VacationMailboxes(snapshot, byId)
+                .Select(m => new MailVacation(m.MailboxUsername + "@" + m.DomainName, m.VacationMessage, m.MailboxActive && m.DomainActive)).ToList();
+            return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim)
+            {
+                Forwards = forwards,
+                Vacations = vacations,
+                AutoJunkDefault = snapshot.Effective.MailboxDefaults.AutoJunkThreshold,
+            }, snapshot);
         }
         catch
         {

@@ -392,6 +392,58 @@ public class ConfigTests
     }
 
     [Fact]
+    public async Task AForwardingLoopIsRefusedThroughOverridesDefaultsAndAliasesAndNothingIsWritten()
+    {
+        await using var s = await TestServer.Start();
+        var d = await s.CreateDomain("loop.example");
+        var a = await s.CreateMailbox(d, "a");
+        var b = await s.CreateMailbox(d, "b");
+        (await s.Put($"/api/v1/mailboxes/{a}/overrides", """{"forward_to":"b@loop.example"}""")).AssertStatus(HttpStatusCode.OK);
+        // b -> a closes a -> b -> a.
+        var loop = await s.Put($"/api/v1/mailboxes/{b}/overrides", """{"forward_to":"elsewhere@other.example, A@loop.example"}""");
+        loop.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Equal("forward_to would make a forwarding loop", loop.Json["error"]!.GetValue<string>());
+        Assert.Equal("a@loop.example -> b@loop.example -> a@loop.example", loop.Json["detail"]!.GetValue<string>());
+        Assert.Null((await s.Get($"/api/v1/mailboxes/{b}/overrides")).Json["forward_to"]);
+        // A copy kept (the address maps to itself) is a delivery, not a loop.
+        (await s.Put($"/api/v1/mailboxes/{b}/overrides", """{"forward_to":"b@loop.example, elsewhere@other.example","forward_keep_copy":true}""")).AssertStatus(HttpStatusCode.OK);
+
+        // Through an alias: b -> team -> a -> b.
+        (await s.Post("/api/v1/aliases", """{"source":"team@loop.example","destination":"a@loop.example"}""")).AssertStatus(HttpStatusCode.Created);
+        (await s.Put($"/api/v1/mailboxes/{b}/overrides", """{"forward_to":"team@loop.example"}""")).AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        // An alias that closes one: a -> b -> list -> a.
+        (await s.Put($"/api/v1/mailboxes/{b}/overrides", """{"forward_to":"list@loop.example"}""")).AssertStatus(HttpStatusCode.OK);
+        var alias = await s.Post("/api/v1/aliases", """{"source":"list@loop.example","destination":"a@loop.example"}""");
+        alias.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Equal("a@loop.example -> b@loop.example -> list@loop.example -> a@loop.example", alias.Json["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("list@loop.example", (await s.Get("/api/v1/aliases")).Body, StringComparison.Ordinal);
+        // The defaults' forward_to reaches every mailbox without an override: c -> team -> a -> b -> list ends, so it is fine...
+        await s.CreateMailbox(d, "c");
+        var md = (await s.Get("/api/v1/config/mailbox-defaults")).Json.AsObject();
+        md["forward_to"] = "team@loop.example";
+        (await s.Put("/api/v1/config/mailbox-defaults", md.ToJsonString())).AssertStatus(HttpStatusCode.OK);
+        // ... until b drops its override and inherits it: b -> team -> a -> b.
+        var inherit = await s.Put($"/api/v1/mailboxes/{b}/overrides", "{}");
+        inherit.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Equal("a@loop.example -> b@loop.example -> team@loop.example -> a@loop.example", inherit.Json["detail"]!.GetValue<string>());
+        Assert.Equal("list@loop.example", (await s.Get($"/api/v1/mailboxes/{b}/overrides")).Json["forward_to"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AVacationMessageOf100KbIsRefusedOnAMailboxAndNothingIsWritten()
+    {
+        await using var s = await TestServer.Start();
+        var d = await s.CreateDomain("away.example");
+        var m = await s.CreateMailbox(d, "away");
+        var r = await s.Put($"/api/v1/mailboxes/{m}/overrides", $$"""{"vacation_enabled":true,"vacation_message":"{{new string('x', 100 * 1024)}}"}""");
+        r.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Contains("vacation_message", r.Json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        var stored = (await s.Get($"/api/v1/mailboxes/{m}/overrides")).Json;
+        Assert.Null(stored["vacation_enabled"]);
+        Assert.Null(stored["vacation_message"]);
+    }
+
+    [Fact]
     public async Task LongVacationMessageIsRejectedAndTheLimitIsAccepted()
     {
         await using var s = await TestServer.Start();

@@ -15,7 +15,7 @@ namespace MailPanel.Tests.MailStack;
 public sealed class DkimSigningTests(MailStackFixture stack) : IAsyncLifetime
 {
     TestServer S => stack.Server;
-    readonly Sink sink = new();
+    readonly SmtpSink sink = new();
 
     public Task InitializeAsync()
     {
@@ -112,69 +112,5 @@ public sealed class DkimSigningTests(MailStackFixture stack) : IAsyncLifetime
         (await S.Delete("/api/v1/dkim?domain=signed.test&selector=default")).AssertStatus(HttpStatusCode.OK);
         await stack.Reconcile();
         Assert.False(Signed(await SendAndCapture("unsigned-deleted")));
-    }
-
-    /// <summary>A minimal SMTP server on loopback that keeps every message it is given.</summary>
-    sealed class Sink : IDisposable
-    {
-        readonly TcpListener listener = new(IPAddress.Loopback, 0);
-        readonly ConcurrentBag<string> messages = [];
-        readonly CancellationTokenSource stop = new();
-
-        public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
-
-        public void Start()
-        {
-            listener.Start();
-            _ = Task.Run(async () =>
-            {
-                while (!stop.IsCancellationRequested)
-                {
-                    TcpClient client;
-                    try { client = await listener.AcceptTcpClientAsync(stop.Token); }
-                    catch (OperationCanceledException) { return; }
-                    catch (ObjectDisposedException) { return; }
-                    _ = Task.Run(() => Serve(client));
-                }
-            });
-        }
-
-        async Task Serve(TcpClient client)
-        {
-            using (client)
-            {
-                var stream = client.GetStream();
-                var reader = new StreamReader(stream, Encoding.Latin1);
-                var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
-                await writer.WriteLineAsync("220 sink.test ESMTP");
-                while (await reader.ReadLineAsync() is { } line)
-                {
-                    var verb = line.Split(' ')[0].ToUpperInvariant();
-                    if (verb is "EHLO" or "HELO") await writer.WriteLineAsync("250 sink.test");
-                    else if (verb == "DATA")
-                    {
-                        await writer.WriteLineAsync("354 go ahead");
-                        var data = new StringBuilder();
-                        while (await reader.ReadLineAsync() is { } l && l != ".") data.Append(l.StartsWith("..", StringComparison.Ordinal) ? l[1..] : l).Append("\r\n");
-                        messages.Add(data.ToString());
-                        await writer.WriteLineAsync("250 kept");
-                    }
-                    else if (verb == "QUIT") { await writer.WriteLineAsync("221 bye"); return; }
-                    else await writer.WriteLineAsync("250 ok");
-                }
-            }
-        }
-
-        public bool TryTake(string subject, out string? message)
-        {
-            message = messages.FirstOrDefault(m => m.Contains($"Subject: {subject}\r\n", StringComparison.Ordinal));
-            return message is not null;
-        }
-
-        public void Dispose()
-        {
-            stop.Cancel();
-            listener.Stop();
-        }
     }
 }

@@ -237,10 +237,12 @@ public class MailStackFixture : IAsyncLifetime
     /// <summary>swaks to the SMTP port (or submission); returns its exit code and full transcript.</summary>
     internal async Task<RunResult> Swaks(string to, string from = "sender@outside.test", string? subject = null, string? source = null,
         bool submission = false, string? authUser = null, string? authPassword = null, string? bodyFile = null, bool quitAfterRcpt = false,
-        bool tls = false)
+        bool tls = false, IEnumerable<string>? headers = null, string? body = null)
     {
         List<string> args = ["--server", $"127.0.0.1:{(submission ? SubmissionPort : SmtpPort)}", "--to", to, "--from", from,
             "--helo", "client.test", "--timeout", "20"];
+        foreach (var header in headers ?? []) args.AddRange(["--add-header", header]);
+        if (body is not null) args.AddRange(["--body", body]);
         if (tls) args.Add("--tls"); // STARTTLS, required to succeed
         if (subject is not null) args.AddRange(["--header", $"Subject: {subject}"]);
         if (source is not null) args.AddRange(["--local-interface", source]);
