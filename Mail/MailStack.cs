@@ -37,6 +37,9 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
     /// <summary>Test hook: appended to main.cf (a broken line proves validation and rollback). Null in production.</summary>
     internal string? TestMainCfExtra { get; set; }
 
+    /// <summary>Test hook: appended to mailpanel.sieve (a line that does not compile proves the Sieve check). Null in production.</summary>
+    internal string? TestSieveExtra { get; set; }
+
     /// <summary>
     /// Test hook: MAILPANEL_TEST_CRASH_AT names a point of the apply (rendered, configs, users,
     /// map-dirty, map-table, maps) where the daemon sends itself SIGKILL, so the crash-safety test can
@@ -69,6 +72,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             Pop3sListen = config.Pop3sListen,
             ExtraTransport = TestTransport,
             ExtraMainCf = TestMainCfExtra ?? "",
+            ExtraSieve = TestSieveExtra ?? "",
             OpenDkim = installed.Contains(Units.OpenDkim),
             OpenDkimUser = Posix.LookupUser("opendkim") is null ? null : "opendkim",
             OpenDmarc = installed.Contains(Units.OpenDmarc),

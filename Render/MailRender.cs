@@ -113,7 +113,7 @@ internal static class MailRender
     /// </summary>
     public static List<RenderedFile> Sieve(MailStackSnapshot snap, RenderSettings s)
     {
-        List<RenderedFile> files = [Text(Path.Combine(s.SieveDir, "mailpanel.sieve"), Template("mailpanel.sieve"))];
+        List<RenderedFile> files = [Text(Path.Combine(s.SieveDir, "mailpanel.sieve"), Template("mailpanel.sieve") + s.ExtraSieve)];
         foreach (var v in snap.Vacations.Where(v => v.Active).OrderBy(v => v.Address.ToLowerInvariant(), StringComparer.Ordinal))
         {
             var address = v.Address.ToLowerInvariant();

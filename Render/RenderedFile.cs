@@ -83,6 +83,8 @@ internal sealed record RenderSettings
     public IReadOnlyList<string> ExtraTransport { get; init; } = [];
     /// <summary>Appended to main.cf verbatim. Test hook: a broken line proves the rollback.</summary>
     public string ExtraMainCf { get; init; } = "";
+    /// <summary>Appended to mailpanel.sieve verbatim. Test hook: a script that does not compile proves the Sieve check and rollback.</summary>
+    public string ExtraSieve { get; init; } = "";
     /// <summary>OpenDKIM is installed: Postfix passes mail through its milter. False renders no milter wiring.</summary>
     public bool OpenDkim { get; init; }
     /// <summary>The user OpenDKIM drops to (UserID) when it exists on the host; null = it keeps running as started.</summary>

@@ -112,6 +112,35 @@ public sealed partial class SieveTests(MailStackFixture stack) : IAsyncLifetime
     }
 
     [MailStackFact]
+    public async Task AScriptThatDoesNotCompileFailsTheReconcileAndThePreviousOneStays()
+    {
+        var d = await S.CreateDomain("sievefail.test");
+        await S.CreateMailbox(d, "sal", "Sal-pass-1");
+        await stack.Reconcile();
+        var script = Path.Combine(S.Config.SysRoot, "etc/dovecot/sieve/mailpanel.sieve");
+        var before = await File.ReadAllBytesAsync(script);
+        stack.Stack.TestSieveExtra = "\nfileinto \"Junk\"\n"; // a command without its semicolon: sievec refuses the script
+        try
+        {
+            var r = await S.Post("/api/v1/system/reconcile");
+            Assert.Equal(HttpStatusCode.InternalServerError, r.Status);
+            Assert.Contains("sieve check", r.Json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Contains("sievec", r.Json["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Contains(r.Json["log"]!.AsArray(), l => l!.GetValue<string>().StartsWith("restored mailpanel.sieve", StringComparison.Ordinal));
+        }
+        finally
+        {
+            stack.Stack.TestSieveExtra = null;
+        }
+        Assert.Equal(before, await File.ReadAllBytesAsync(script));
+        // Mail still flows through the previous script.
+        var sent = await stack.Swaks("sal@sievefail.test", subject: "after-bad-sieve", source: stack.FreshSource());
+        Assert.True(sent.Ok, sent.Stdout);
+        await stack.WaitForSubject("sal@sievefail.test", "Sal-pass-1", "after-bad-sieve");
+        Assert.Contains("no changes", (await stack.Reconcile()).Json["log"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+
+    [MailStackFact]
     public async Task MailScoredAboveTheAutoJunkThresholdLandsInJunk()
     {
         var d = await S.CreateDomain("junk.test");
