@@ -55,6 +55,9 @@ internal sealed record MailCert(string Hostname, string CertPath, string KeyPath
     public bool Present => Stamp.Length > 0;
 }
 
+/// <summary>An anti-spam whitelist entry (antispam_whitelist), stored canonical: ip, cidr, domain or email and its value.</summary>
+internal sealed record MailWhitelistEntry(string EntryType, string Value);
+
 /// <summary>
 /// Everything one render of the mail stack needs, read in ONE read transaction so the files agree
 /// with each other. Lists are in store order (by id), the renderer sorts them; the mailboxes come
@@ -70,4 +73,7 @@ internal sealed record MailStackSnapshot(
 {
     /// <summary>Mailboxes that forward (few; read whole). Rendered into valias.</summary>
     public IReadOnlyList<MailForward> Forwards { get; init; } = [];
+
+    /// <summary>The anti-spam whitelist (few; read whole). Rendered into the DNSBL's whitelist tables.</summary>
+    public IReadOnlyList<MailWhitelistEntry> Whitelist { get; init; } = [];
 }
