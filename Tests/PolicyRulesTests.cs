@@ -7,7 +7,10 @@ public class PolicyRulesTests
 {
     static Dictionary<string, string> Request(string state, string instance) => new()
     {
-        ["protocol_state"] = state, ["sasl_username"] = "sam@caps.example", ["recipient"] = "x@elsewhere.example", ["instance"] = instance,
+        ["protocol_state"] = state,
+        ["sasl_username"] = "sam@caps.example",
+        ["recipient"] = "x@elsewhere.example",
+        ["instance"] = instance,
     };
 
     [Fact]
@@ -36,7 +39,11 @@ public class PolicyRulesTests
 
     static Dictionary<string, string> Inbound(string client, string sender) => new()
     {
-        ["protocol_state"] = "RCPT", ["client_address"] = client, ["sender"] = sender, ["recipient"] = "gus@grey.example", ["instance"] = client,
+        ["protocol_state"] = "RCPT",
+        ["client_address"] = client,
+        ["sender"] = sender,
+        ["recipient"] = "gus@grey.example",
+        ["instance"] = client,
     };
 
     [Fact]
