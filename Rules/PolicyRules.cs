@@ -11,8 +11,8 @@ namespace MailPanel.Rules;
 /// max_send_per_day (messages per UTC day, counted at end of data and kept in SQLite, so a restart
 /// does not reset it) and the sender's message_size_limit. Inbound on port 25: the recipient's
 /// message_size_limit and greylisting (global greylist_enabled and the domain's effective
-/// greylisting_enabled; clients in relay_networks and the anti-spam whitelist bypass it). Anything else: DUNNO, the next
-/// restriction decides. 0 in a count field means no limit.
+/// greylisting_enabled; clients in relay_networks and the anti-spam whitelist bypass it). Anything
+/// else: DUNNO, the next restriction decides. 0 in a count field means no limit.
 /// </summary>
 internal sealed class PolicyRules(Db db, TimeProvider time)
 {
