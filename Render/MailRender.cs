@@ -14,7 +14,17 @@ namespace MailPanel.Render;
 internal static class MailRender
 {
     public const string MainCf = "main.cf", MasterCf = "master.cf";
-    public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport", RequireTlsMap];
+    public static readonly string[] Maps = ["vdomains", "vmailbox", "valias", "transport", "sender_transport", RequireTlsMap, DnsblSenderWhitelist];
+
+    /// <summary>
+    /// The DNSBL's whitelist tables: clients (relay_networks and the whitelist's ip and cidr entries, a
+    /// cidr table: Postfix reads it when a process starts, so it is a config and a change reloads) and
+    /// senders (domain and email entries, an lmdb map). Only a header while the DNSBL is off.
+    /// </summary>
+    public const string DnsblClientWhitelist = "dnsbl_client_whitelist", DnsblSenderWhitelist = "dnsbl_sender_whitelist";
+
+    /// <summary>The restriction class a whitelisted client or sender maps to: the checks after the DNSBL, then permit.</summary>
+    const string WhitelistedClass = "mailpanel_whitelisted";
 
     /// <summary>The mailbox map: exactly the users dict's addresses.</summary>
     public const string MailboxMap = "vmailbox";
@@ -41,6 +51,10 @@ internal static class MailRender
         return
         [
             Text(Path.Combine(s.PostfixDir, MainCf), RenderMainCf(snap.Global, s, cert, ips)),
+            Text(Path.Combine(s.PostfixDir, DnsblClientWhitelist), DnsblClients(snap)),
+            new(Path.Combine(s.PostfixDir, DnsblSenderWhitelist), FileRole.Table,
+                Lines("# check_sender_access: " + (DnsblZones(snap.Global).Count == 0 ? "unused while the DNSBL is off"
+                    : "whitelisted sender domains (and their subdomains) and addresses skip the DNSBL zones"), () => DnsblSenders(snap))),
             Text(Path.Combine(s.PostfixDir, MasterCf), RenderMasterCf(snap.Global, s, cert, ips)),
             new(Path.Combine(s.PostfixDir, "vdomains"), FileRole.Table,
                 Lines("# virtual_mailbox_domains: active hosted domains", () => activeDomains.Select(d => d.DomainName + " OK"))) { ReloadsDaemon = true },
@@ -59,6 +73,63 @@ internal static class MailRender
                 Lines("# check_recipient_access: domains whose effective require_tls_inbound is true",
                     () => activeDomains.Where(d => d.RequireTlsInbound).Select(d => $"{d.DomainName} reject_plaintext_session"))),
         ];
+    }
+
+    /// <summary>The DNSBL zones queried: none unless dnsbl_enabled; each zone once, in the configured order.</summary>
+    public static List<string> DnsblZones(GlobalConfig g) =>
+        g.DnsblEnabled ? [.. g.DnsblZones.ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal)] : [];
+
+    /// <summary>
+    /// The client half of the DNSBL whitelist (a cidr table; first match wins, every value is the same
+    /// class): relay_networks (our own hosts are never judged by a blocklist) and the ip and cidr entries.
+    /// </summary>
+    static string DnsblClients(MailStackSnapshot snap)
+    {
+        if (DnsblZones(snap.Global).Count == 0) return "# check_client_access: unused while the DNSBL is off\n";
+        var networks = snap.Global.RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(n => n.Replace("[", "", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal))
+            .Concat(snap.Whitelist.Where(e => e.EntryType is "ip" or "cidr").Select(e => e.Value))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return "# check_client_access: relay_networks and the whitelist's ip and cidr entries skip the DNSBL zones\n"
+            + string.Concat(networks.Select(n => $"{n} {WhitelistedClass}\n"));
+    }
+
+    /// <summary>
+    /// The sender half: an address as itself, a domain as itself and as ".domain" (its subdomains,
+    /// whatever parent_domain_matches_subdomains says), keys lower-cased (Postfix folds them) and sorted.
+    /// </summary>
+    static IEnumerable<string> DnsblSenders(MailStackSnapshot snap)
+    {
+        if (DnsblZones(snap.Global).Count == 0) return [];
+        return snap.Whitelist.SelectMany(e => e.EntryType switch
+            {
+                "domain" => new[] { e.Value.ToLowerInvariant(), "." + e.Value.ToLowerInvariant() },
+                "email" => [e.Value.ToLowerInvariant()],
+                _ => [],
+            })
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(key => $"{key} {WhitelistedClass}");
+    }
+
+    /// <summary>
+    /// The port-25 DNSBL restrictions (main.cf's mailpanel_dnsbl, before the policy service: a listed
+    /// client is refused before it is greylisted). Only A records 127.0.0.2-255 count as a listing:
+    /// 127.255.255.x are Spamhaus's error answers (to a query through a public resolver) and must not
+    /// refuse every client. A whitelisted client or sender maps to <see cref="WhitelistedClass"/>, which
+    /// runs the checks after the DNSBL and ends in permit: that skips only the zones, and never allows
+    /// relaying (smtpd_relay_restrictions has decided that before smtpd_recipient_restrictions runs).
+    /// </summary>
+    static string Dnsbl(GlobalConfig g, RenderSettings s)
+    {
+        var zones = DnsblZones(g);
+        if (zones.Count == 0) return "# DNSBL off (dnsbl_enabled is false or dnsbl_zones is empty)\nmailpanel_dnsbl =";
+        return $"""
+            # DNSBL (dnsbl_enabled, dnsbl_zones): a listed client gets 554 at RCPT; relay_networks and the whitelist skip only the zones.
+            smtpd_restriction_classes = {WhitelistedClass}
+            {WhitelistedClass} = $mailpanel_checks, permit
+            mailpanel_dnsbl = check_client_access cidr:{Path.Combine(s.PostfixDir, DnsblClientWhitelist)},
+                check_sender_access lmdb:{Path.Combine(s.PostfixDir, DnsblSenderWhitelist)},
+                {string.Join(",\n    ", zones.Select(z => $"reject_rbl_client {z}=127.0.0.[2..255]"))}
+            """;
     }
 
     /// <summary>
@@ -325,6 +396,7 @@ internal static class MailRender
             ["MESSAGE_SIZE_LIMIT"] = Num(g.MessageSizeLimit),
             ["TLS"] = tls,
             ["MILTERS"] = Milters(s),
+            ["DNSBL"] = Dnsbl(g, s),
             ["EXTRA"] = s.ExtraMainCf,
         });
     }

@@ -62,6 +62,9 @@ internal sealed record MailCert(string Hostname, string CertPath, string KeyPath
     public bool Present => Stamp.Length > 0;
 }
 
+/// <summary>An anti-spam whitelist entry (antispam_whitelist), stored canonical: ip, cidr, domain or email and its value.</summary>
+internal sealed record MailWhitelistEntry(string EntryType, string Value);
+
 /// <summary>
 /// Everything one render of the mail stack needs, read in ONE read transaction so the files agree
 /// with each other. Lists are in store order (by id), the renderer sorts them; the mailboxes come
@@ -83,4 +86,7 @@ internal sealed record MailStackSnapshot(
 
     /// <summary>mailbox_defaults.auto_junk_threshold: dovecot.conf's default; a mailbox that differs carries its own in the users dict.</summary>
     public double AutoJunkDefault { get; init; } = MailUser.DefaultAutoJunk;
+
+    /// <summary>The anti-spam whitelist (few; read whole). Rendered into the DNSBL's whitelist tables.</summary>
+    public IReadOnlyList<MailWhitelistEntry> Whitelist { get; init; } = [];
 }

@@ -7,7 +7,10 @@ namespace MailPanel.Render;
 /// <summary>How a rendered file is put into effect (Mail/MailStack.cs has one path per role, whatever the daemon).</summary>
 internal enum FileRole
 {
-    /// <summary>A daemon config (main.cf, dovecot.conf): replaced whole, then the unit's checks run, then the unit reloads.</summary>
+    /// <summary>
+    /// A daemon config (main.cf, dovecot.conf, and a table the daemon reads only when a process starts,
+    /// such as a Postfix cidr: table): replaced whole, then the unit's checks run, then the unit reloads.
+    /// </summary>
     Config,
     /// <summary>
     /// An lmdb map source: a few changed keys go into the live table in place (postmap -i / -d),

@@ -11,8 +11,8 @@ namespace MailPanel.Rules;
 /// max_send_per_day (messages per UTC day, counted at end of data and kept in SQLite, so a restart
 /// does not reset it) and the sender's message_size_limit. Inbound on port 25: the recipient's
 /// message_size_limit and greylisting (global greylist_enabled and the domain's effective
-/// greylisting_enabled; the anti-spam whitelist bypasses it). Anything else: DUNNO, the next
-/// restriction decides. 0 in a count field means no limit.
+/// greylisting_enabled; clients in relay_networks and the anti-spam whitelist bypass it). Anything
+/// else: DUNNO, the next restriction decides. 0 in a count field means no limit.
 /// </summary>
 internal sealed class PolicyRules(Db db, TimeProvider time)
 {
@@ -93,9 +93,17 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         if (DomainStore.GetByName(db, to.Domain) is not { } domain || ConfigStore.EffectiveDomain(db, domain.Id) is not { GreylistingEnabled: true }) return Dunno;
         var sender = (request.GetValueOrDefault("sender") ?? "").ToLowerInvariant();
         var client = request.GetValueOrDefault("client_address") ?? "";
-        if (Whitelisted(client, sender)) return Dunno;
+        if (InRelayNetworks(client) || Whitelisted(client, sender)) return Dunno;
         return await Greylist(Network(client), sender, recipient, antispam);
     }
+
+    /// <summary>
+    /// Our own hosts (relay_networks: a webmail, Sieve vacation replies submitted over SMTP from the
+    /// host itself) are never greylisted: they do not retry like an MTA, and they are trusted to relay anyway.
+    /// </summary>
+    bool InRelayNetworks(string client) =>
+        IPAddress.TryParse(client, out var ip) && ConfigStore.Global.Read(db).RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Any(n => IpRules.TryParseRule(n, out var net) && net.Contains(IpRules.Normalize(ip)));
 
     bool Whitelisted(string client, string sender)
     {

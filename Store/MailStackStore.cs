@@ -9,6 +9,10 @@ internal static class MailStackStore
     const string CertsSql = "SELECT hostname, cert_path, key_path, issuer FROM tls_certs ORDER BY id";
     const string DkimSql = "SELECT domain, selector, private_key_path, created_at, id FROM dkim_keys ORDER BY id";
 
+    const string WhitelistSql = "SELECT entry_type, value FROM antispam_whitelist ORDER BY id";
+
+    static MailWhitelistEntry MapWhitelist(SqliteDataReader r) => new(r.GetString(0), r.GetString(1));
+
     static MailAlias MapAlias(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.Bool(2));
 
     static MailDkimKey MapDkim(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4));
@@ -38,10 +42,12 @@ internal static class MailStackStore
                 .Select(m => new MailForward(m.MailboxUsername + "@" + m.DomainName, m.ForwardTo, m.ForwardKeepCopy, m.MailboxActive && m.DomainActive)).ToList();
             var vacations = ConfigStore.VacationMailboxes(snapshot, byId)
                 .Select(m => new MailVacation(m.MailboxUsername + "@" + m.DomainName, m.VacationMessage, m.MailboxActive && m.DomainActive)).ToList();
+            var whitelist = snapshot.Command(WhitelistSql).ReadAll(MapWhitelist);
             return (new MailStackSnapshot(snapshot.Global, domains, users, aliases, certs, dkim)
             {
                 Forwards = forwards,
                 Vacations = vacations,
+                Whitelist = whitelist,
                 AutoJunkDefault = snapshot.Effective.MailboxDefaults.AutoJunkThreshold,
             }, snapshot);
         }

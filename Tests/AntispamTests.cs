@@ -103,6 +103,61 @@ public class AntispamTests
         Assert.False((await s.Get("/api/v1/config/antispam")).Json["dnsbl_enabled"]!.GetValue<bool>());
     }
 
+    /// <summary>Each zone becomes a reject_rbl_client argument in main.cf: only a DNS name may get there, on either route.</summary>
+    [Theory]
+    [InlineData("zen.spamhaus.org.")]
+    [InlineData("zen.spamhaus.org=127.0.0.2")]
+    [InlineData("zen.spamhaus.org=127.0.0.[2..255]")]
+    [InlineData("zen.spamhaus.org,bl.spamcop.net")]
+    [InlineData("zen.spamhaus.org, bl.spamcop.net")]
+    [InlineData("zen.spamhaus.org\tbl.spamcop.net")]
+    [InlineData("zen.spamhaus.org\r\nsmtpd_recipient_restrictions = permit")]
+    [InlineData("127.0.0.2")]
+    [InlineData("zen.spamhaus.org/24")]
+    [InlineData("localhost")]
+    [InlineData("-bl.example.com")]
+    [InlineData("bl-.example.com")]
+    [InlineData("bl..example.com")]
+    [InlineData("bl.example.123")]
+    [InlineData("bl_lists.example.com")]
+    [InlineData("bl.example.com }")]
+    [InlineData("$mailpanel_policy")]
+    [InlineData("b\u00fccher.example")]
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.com")] // a 65-character label
+    public async Task ADnsblZoneThatIsNotAHostnameIsRejectedOnBothRoutesAndNothingIsWritten(string zones)
+    {
+        await using var s = await TestServer.Start();
+        var antispamBefore = (await s.Get("/api/v1/config/antispam")).Body;
+        var globalBefore = (await s.Get("/api/v1/config/global")).Body;
+
+        var body = JsonNode.Parse(AntispamExample)!.AsObject();
+        body["dnsbl_zones"] = "bl.example.com " + zones;
+        var r = await s.Put("/api/v1/config/antispam", body.ToJsonString());
+        r.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Matches("(?s)^dnsbl_zones: '.+' is not a valid DNS name$", r.Json["error"]!.GetValue<string>());
+
+        var global = JsonNode.Parse(globalBefore)!.AsObject();
+        global["dnsbl_enabled"] = true;
+        global["dnsbl_zones"] = zones;
+        r = await s.Put("/api/v1/config/global", global.ToJsonString());
+        r.AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        Assert.Matches("(?s)^dnsbl_zones: '.+' is not a valid DNS name$", r.Json["error"]!.GetValue<string>());
+
+        Assert.Equal(antispamBefore, (await s.Get("/api/v1/config/antispam")).Body);
+        Assert.Equal(globalBefore, (await s.Get("/api/v1/config/global")).Body);
+    }
+
+    [Fact]
+    public async Task AFullLengthDnsblZoneIsAccepted()
+    {
+        await using var s = await TestServer.Start();
+        var zone = string.Join('.', Enumerable.Repeat(new string('a', 63), 3)) + ".example"; // 63-character labels, 199 characters
+        var body = JsonNode.Parse(AntispamExample)!.AsObject();
+        body["dnsbl_zones"] = zone;
+        (await s.Put("/api/v1/config/antispam", body.ToJsonString())).AssertStatus(HttpStatusCode.OK);
+        Assert.Equal(zone, (await s.Get("/api/v1/config/antispam")).Json["dnsbl_zones"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("dnsbl_enabled")]
     [InlineData("dnsbl_zones")]

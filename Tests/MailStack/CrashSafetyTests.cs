@@ -190,8 +190,9 @@ public class CrashSafetyTests
                         (await d.Http.PostAsync("/api/v1/backup/restore", new StringContent(to.ToJsonString()))).EnsureSuccessStatusCode();
                         (await d.Http.PostAsync("/api/v1/system/reconcile", null)).EnsureSuccessStatusCode();
                     }
-                    catch (HttpRequestException)
+                    catch (Exception e) when (e is HttpRequestException or System.Net.Sockets.SocketException or IOException)
                     {
+                        // the connection died with the process (HttpClient sometimes surfaces the socket error bare)
                         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
                         await d.Process.WaitForExitAsync(wait.Token);
                     }

@@ -41,10 +41,16 @@ public class MailFlowTests(MailStackFixture stack)
         await stack.Reconcile();
         Assert.Equal(0, (await stack.Imap("bob@pw.test", "First-pass-1")).ExitCode);
 
-        var started = DateTime.UtcNow;
-        (await S.Patch($"/api/v1/mailboxes/{id}/password", """{"password":"Second-pass-2"}""")).AssertStatus(HttpStatusCode.OK);
-        (await S.Patch($"/api/v1/mailboxes/{id}/password", """{"password":"Third-pass-3"}""")).AssertStatus(HttpStatusCode.OK);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(1), "the two changes should fall within one second");
+        // Two bcrypt hashes take well under a second, except on a loaded machine: try again until a pair does.
+        var within = false;
+        for (var attempt = 0; attempt < 5 && !within; attempt++)
+        {
+            var started = DateTime.UtcNow;
+            (await S.Patch($"/api/v1/mailboxes/{id}/password", """{"password":"Second-pass-2"}""")).AssertStatus(HttpStatusCode.OK);
+            (await S.Patch($"/api/v1/mailboxes/{id}/password", """{"password":"Third-pass-3"}""")).AssertStatus(HttpStatusCode.OK);
+            within = DateTime.UtcNow - started < TimeSpan.FromSeconds(1);
+        }
+        Assert.True(within, "the two changes should fall within one second");
         await stack.Reconcile();
 
         Assert.Equal(0, (await stack.Imap("bob@pw.test", "Third-pass-3")).ExitCode);

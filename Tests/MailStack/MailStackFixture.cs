@@ -67,7 +67,7 @@ public class MailStackFixture : IAsyncLifetime
 
     public string FreshSource() => $"127.0.0.{Interlocked.Increment(ref nextSource) % 200 + 20}";
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         if (Missing() is { } missing)
         {
@@ -108,6 +108,9 @@ public class MailStackFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>A resolv.conf for this sandbox's Postfix alone (null: the host's); set before <see cref="InitializeAsync"/>.</summary>
+    protected string? PostfixResolvConf { get; set; }
+
     public string OpenDkimConf => Path.Combine(Server.Config.SysRoot, "etc/opendkim/opendkim.conf");
 
     string OpenDkimPidFile => Path.Combine(Server.Config.SysRoot, "run/opendkim/opendkim.pid");
@@ -134,7 +137,12 @@ public class MailStackFixture : IAsyncLifetime
         }
         Must(await Daemon("dovecot", "-c", DovecotConf), "dovecot start");
         await WaitUntil(() => Task.FromResult(File.Exists(Path.Combine(Server.Config.SysRoot, "var/spool/postfix/private/dovecot-lmtp"))), "dovecot lmtp socket");
-        var start = await Daemon("postfix", "-c", PostfixDir, "start");
+        // A private mount namespace with PostfixResolvConf bound over /etc/resolv.conf: this Postfix (the
+        // master and every process it forks) asks that resolver; the host's stays untouched.
+        var start = PostfixResolvConf is { } resolvConf
+            ? await Daemon("unshare", "-m", "--propagation", "private", "sh", "-c",
+                "mount --bind \"$0\" /etc/resolv.conf && exec postfix -c \"$1\" start", resolvConf, PostfixDir)
+            : await Daemon("postfix", "-c", PostfixDir, "start");
         Must(start, "postfix start");
         try
         {
@@ -167,7 +175,7 @@ public class MailStackFixture : IAsyncLifetime
     /// <summary>postqueue -f: deliver what waits in the queue now.</summary>
     public async Task FlushQueue() => Must(await MailPanel.Sys.Run.Exec("postqueue", ["-c", PostfixDir, "-f"]), "postqueue -f");
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Server is null) return;
         await Daemon("postfix", "-c", PostfixDir, "stop");

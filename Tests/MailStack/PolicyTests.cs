@@ -87,6 +87,11 @@ public sealed class PolicyTests(MailStackFixture stack)
             var friend = await stack.Swaks("gus@grey.test", from: "friend@remote.example", subject: "grey friend", source: stack.FreshSource());
             Assert.True(friend.Ok, friend.Stdout);
 
+            // So is mail from relay_networks (127.0.0.1 here: a webmail, Sieve replies submitted over SMTP).
+            var local = await stack.Swaks("gus@grey.test", from: "webmail@panel.test", subject: "grey local");
+            Assert.True(local.Ok, local.Stdout);
+            await stack.WaitForSubject("gus@grey.test", "Gus-pass-1", "grey local");
+
             // Greylisting off for the domain (override): a new triplet is delivered at once.
             (await S.Put($"/api/v1/domains/{d}/overrides", """{"greylisting_enabled":false}""")).AssertStatus(HttpStatusCode.OK);
             var off = await stack.Swaks("gus@grey.test", from: "other@remote.example", subject: "grey off", source: stack.FreshSource());

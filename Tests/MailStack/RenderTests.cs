@@ -211,11 +211,71 @@ public class RenderTests
         var users = snap.Users.InOrder().Select(u => u.Username == "amy" ? u with { RequireTls = true } : u).ToList();
         var files = MailRender.All(snap with { Domains = [strict, .. snap.Domains.Skip(1)], Users = MailUsers.Of(users) }, Settings);
         Assert.Equal("# check_recipient_access: domains whose effective require_tls_inbound is true\nb.example reject_plaintext_session\n", File(files, "require_tls"));
-        Assert.Contains("smtpd_recipient_restrictions = check_recipient_access lmdb:/srv/root/etc/postfix/require_tls, $mailpanel_policy,\n    check_policy_service { unix:private/quota-status, default_action=DUNNO }", File(files, "main.cf"), StringComparison.Ordinal);
+        Assert.Contains("smtpd_recipient_restrictions = check_recipient_access lmdb:/srv/root/etc/postfix/require_tls, $mailpanel_dnsbl, $mailpanel_checks\n", File(files, "main.cf"), StringComparison.Ordinal);
         var dict = File(files, "users.dict");
         Assert.Contains("shared/deny/insecure/amy@b.example\n{}\n", dict, StringComparison.Ordinal);
         Assert.Single(Regex.Matches(dict, "deny/insecure/"));
         Assert.Contains("key = deny/insecure%{secured}/%Lu", File(files, "dict-insecure.conf.ext"), StringComparison.Ordinal);
+    }
+
+    static readonly MailWhitelistEntry[] Whitelist =
+    [
+        new("email", "News@Partner.example"), new("ip", "203.0.113.10"), new("domain", "friends.example"),
+        new("cidr", "2001:db8::/32"), new("email", "news@partner.example"), new("cidr", "10.0.0.0/8"),
+    ];
+
+    [Fact]
+    public void DnsblOffRendersNoZonesAndWhitelistChangesTouchNoFile()
+    {
+        var snap = Sample() with { Global = Global with { DnsblEnabled = false, DnsblZones = "zen.spamhaus.org" } };
+        var files = MailRender.Postfix(snap, Settings);
+        var main = File(files, MailRender.MainCf);
+        Assert.Contains("\nmailpanel_dnsbl =\n", main, StringComparison.Ordinal);
+        Assert.DoesNotContain("reject_rbl_client", main, StringComparison.Ordinal);
+        Assert.DoesNotContain("smtpd_restriction_classes", main, StringComparison.Ordinal);
+        Assert.Equal("# check_client_access: unused while the DNSBL is off\n", File(files, MailRender.DnsblClientWhitelist));
+        Assert.Equal("# check_sender_access: unused while the DNSBL is off\n", File(files, MailRender.DnsblSenderWhitelist));
+        // While it is off the whitelist lives in the policy service only: nothing to write, nothing to reload.
+        var withWhitelist = MailRender.Postfix(snap with { Whitelist = Whitelist }, Settings);
+        for (var i = 0; i < files.Count; i++) Assert.Equal(files[i].Bytes(), withWhitelist[i].Bytes());
+        // Enabled with no zone is off too.
+        var noZones = MailRender.Postfix(snap with { Global = Global with { DnsblEnabled = true, DnsblZones = "" }, Whitelist = Whitelist }, Settings);
+        Assert.Equal(main, File(noZones, MailRender.MainCf));
+    }
+
+    [Fact]
+    public void DnsblZonesComeAfterTheWhitelistAndBeforeThePolicyService()
+    {
+        var snap = Sample() with
+        {
+            Global = Global with { DnsblEnabled = true, DnsblZones = "zen.spamhaus.org bl.spamcop.net ZEN.spamhaus.org" },
+            Whitelist = Whitelist,
+        };
+        var files = MailRender.Postfix(snap, Settings);
+        var main = File(files, MailRender.MainCf);
+        Assert.Contains("""
+            smtpd_restriction_classes = mailpanel_whitelisted
+            mailpanel_whitelisted = $mailpanel_checks, permit
+            mailpanel_dnsbl = check_client_access cidr:/srv/root/etc/postfix/dnsbl_client_whitelist,
+                check_sender_access lmdb:/srv/root/etc/postfix/dnsbl_sender_whitelist,
+                reject_rbl_client zen.spamhaus.org=127.0.0.[2..255],
+                reject_rbl_client bl.spamcop.net=127.0.0.[2..255]
+            smtpd_recipient_restrictions = check_recipient_access lmdb:/srv/root/etc/postfix/require_tls, $mailpanel_dnsbl, $mailpanel_checks
+
+            """, main, StringComparison.Ordinal);
+        Assert.Contains("mailpanel_checks = $mailpanel_policy, check_policy_service { unix:private/quota-status, default_action=DUNNO }\n", main, StringComparison.Ordinal);
+        // Relay control is untouched: the class's permit comes after smtpd_relay_restrictions.
+        Assert.Contains("smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination\n", main, StringComparison.Ordinal);
+
+        Assert.Equal("# check_client_access: relay_networks and the whitelist's ip and cidr entries skip the DNSBL zones\n"
+            + "10.0.0.0/8 mailpanel_whitelisted\n127.0.0.0/8 mailpanel_whitelisted\n2001:db8::/32 mailpanel_whitelisted\n"
+            + "203.0.113.10 mailpanel_whitelisted\n::1/128 mailpanel_whitelisted\n", File(files, MailRender.DnsblClientWhitelist));
+        Assert.Equal("# check_sender_access: whitelisted sender domains (and their subdomains) and addresses skip the DNSBL zones\n"
+            + ".friends.example mailpanel_whitelisted\nfriends.example mailpanel_whitelisted\nnews@partner.example mailpanel_whitelisted\n",
+            File(files, MailRender.DnsblSenderWhitelist));
+        // The client table is read when smtpd starts (a config: a change reloads Postfix); the sender table is an lmdb map.
+        Assert.Equal(FileRole.Config, files.Single(f => f.Name == MailRender.DnsblClientWhitelist).Role);
+        Assert.Equal(FileRole.Table, files.Single(f => f.Name == MailRender.DnsblSenderWhitelist).Role);
     }
 
     [Fact]
