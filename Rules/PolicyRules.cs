@@ -97,7 +97,8 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         return await Greylist(Network(client), sender, recipient, antispam);
     }
 
-    bool Whitelisted(string client, string sender)
+    /// <summary>The anti-spam whitelist: a client IP/CIDR, a sender domain (and its subdomains) or a sender address.</summary>
+    public bool Whitelisted(string client, string sender)
     {
         IPAddress.TryParse(client, out var ip);
         var senderDomain = Split(sender)?.Domain;
