@@ -148,11 +148,9 @@ internal sealed class MilterServer(MailPaths paths, ContentFilter filter, Quaran
                 session.Recipients.Add(Milter.Address(data));
                 return Continue;
             case Milter.Header:
-                var header = Milter.Strings(data);
-                var name = header.Count > 0 ? header[0] : "";
-                var value = header.Count > 1 ? header[1] : "";
+                var (name, raw) = Milter.RawHeader(data);
                 session.HeaderNames.Add(name);
-                session.Append(Encoding.UTF8.GetBytes($"{name}: {value.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal)}\r\n"));
+                session.Append(raw); // the bytes as sent: an 8-bit header reaches spamd and the quarantine unchanged
                 return Continue;
             case Milter.EndOfHeaders:
                 session.Append("\r\n"u8);

@@ -98,6 +98,28 @@ internal static class Milter
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// A header packet (name NUL value NUL) as its name and its message line(s): "Name: value" with
+    /// CRLF line ends (Postfix sends a folded value with bare LFs), bytes kept as they are.
+    /// </summary>
+    public static (string Name, byte[] Line) RawHeader(ReadOnlySpan<byte> data)
+    {
+        var nul = data.IndexOf((byte)0);
+        var name = nul < 0 ? data : data[..nul];
+        var value = nul < 0 ? [] : data[(nul + 1)..];
+        if (value.Length > 0 && value[^1] == 0) value = value[..^1];
+        using var line = new MemoryStream(name.Length + value.Length + 8);
+        line.Write(name);
+        line.Write(": "u8);
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) line.WriteByte((byte)'\r');
+            line.WriteByte(value[i]);
+        }
+        line.Write("\r\n"u8);
+        return (Encoding.UTF8.GetString(name), line.ToArray());
+    }
+
     /// <summary>The option negotiation's three words: version, actions, protocol flags.</summary>
     public static (uint Version, uint Actions, uint Protocol) ParseOptions(ReadOnlySpan<byte> data)
     {

@@ -55,6 +55,11 @@ public class ContentFilterTests
 
         Assert.Equal("a@b.test", Milter.Address(Cs("<a@b.test>", "SIZE=100")));
         Assert.Equal("", Milter.Address(Cs("<>")));
+
+        var latin1 = Encoding.Latin1.GetBytes("caf\u00e9 one\n\ttwo"); // an 8-bit, folded header value
+        var (name, line) = Milter.RawHeader([.. Cs("Subject"), .. latin1, 0]);
+        Assert.Equal("Subject", name);
+        Assert.Equal("Subject: caf\u00e9 one\r\n\ttwo\r\n", Encoding.Latin1.GetString(line));
     }
 
     [Fact]
@@ -241,6 +246,16 @@ public class ContentFilterTests
         var added = Milter.Strings(replies[2].Data);
         Assert.Equal("X-Spam-Status", added[0]);
         Assert.StartsWith($"Unchecked (spamd at 127.0.0.1:{port}: ", added[1], StringComparison.Ordinal);
+        // A whitelisted sender: not scored (no verdict header added), forged headers still deleted.
+        (await s.Post("/api/v1/antispam/whitelist", """{"entry_type":"email","value":"friend@outside.example"}""")).AssertStatus(HttpStatusCode.OK);
+        Assert.Equal(Milter.Continue, (await Ask(Milter.Mail, Cs("<friend@outside.example>"))).Command);
+        Assert.Equal(Milter.Continue, (await Ask(Milter.Rcpt, Cs("<a@nowhere.test>"))).Command);
+        Assert.Equal(Milter.Continue, (await Ask(Milter.Header, Cs("X-Spam-Score", "99.0"))).Command);
+        Assert.Equal(Milter.Continue, (await Ask(Milter.EndOfHeaders, [])).Command);
+        await stream.WriteAsync(Milter.Encode(Milter.EndOfBody));
+        Assert.Equal(Milter.ChangeHeader, (await Milter.Read(stream, default))!.Value.Command);
+        Assert.Equal(Milter.Continue, (await Milter.Read(stream, default))!.Value.Command);
+
         await stream.WriteAsync(Milter.Encode(Milter.Quit));
         Assert.Equal(0, await stream.ReadAsync(new byte[1]));
     }
