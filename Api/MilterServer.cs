@@ -187,6 +187,7 @@ internal sealed class MilterServer(MailPaths paths, ContentFilter filter, Quaran
     async Task<byte[]> Judge(Session session, CancellationToken stop)
     {
         Interlocked.Increment(ref judged);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var queueId = session.Macro(Milter.EndOfBody, "i");
         using var replies = new MemoryStream();
         foreach (var group in session.HeaderNames.Where(ContentFilter.IsVerdictHeader).GroupBy(n => n, StringComparer.OrdinalIgnoreCase))
@@ -221,9 +222,9 @@ internal sealed class MilterServer(MailPaths paths, ContentFilter filter, Quaran
         if (virusError is not null && clamd) log.LogWarning("milter {QueueId}: not checked for viruses, delivered as is: {Why}", queueId, virusError);
 
         var decision = ContentFilter.Decide([.. session.Recipients.Select(filter.Policy)], spam, spamError, clamd, virus, virusError);
-        log.LogInformation("milter {QueueId}: from <{Sender}> ({Client}) score {Score}{Virus}: {Actions}", queueId, session.Sender, session.Client,
-            spam is null ? "none" : ContentFilter.Score(spam.Score), virus?.Virus is { } v ? $", virus {v}" : "",
-            string.Join(", ", decision.Actions.Select(a => $"{a.Key} {a.Value.ToString().ToLowerInvariant()}")));
+        log.LogInformation("milter {QueueId}: from <{Sender}> ({Client}) score {Score}{Virus}: {Actions} (scanned in {Ms} ms)", queueId, session.Sender,
+            session.Client, spam is null ? "none" : ContentFilter.Score(spam.Score), virus?.Virus is { } v ? $", virus {v}" : "",
+            string.Join(", ", decision.Actions.Select(a => $"{a.Key} {a.Value.ToString().ToLowerInvariant()}")), clock.ElapsedMilliseconds);
         if (decision.Reject is { } reject) return Milter.Code(reject);
 
         if (decision.Quarantined.Count > 0)
