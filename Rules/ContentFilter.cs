@@ -102,6 +102,8 @@ internal sealed class ContentFilter(Db db, MailPaths paths)
         }
         var reason = infected is not null ? "virus" : "spam";
         var allReject = recipients.Count > 0 && recipients.All(r => actions[r.Address] == FilterAction.Reject);
+        if (!allReject)
+            foreach (var r in recipients.Where(r => actions[r.Address] == FilterAction.Reject)) actions[r.Address] = FilterAction.Quarantine;
         var withheld = recipients.Where(r => actions[r.Address] is FilterAction.Quarantine or FilterAction.Reject).Select(r => r.Address)
             .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var delivered = recipients.Where(r => !withheld.Contains(r.Address, StringComparer.OrdinalIgnoreCase)).ToList();

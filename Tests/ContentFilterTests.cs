@@ -115,6 +115,8 @@ public class ContentFilterTests
         var mixed = ContentFilter.Decide([R("a@x.test", "reject"), R("b@x.test", "tag")], Spam(8.3), null, false, null, null);
         Assert.Null(mixed.Reject);
         Assert.Equal(["a@x.test"], mixed.Quarantined);
+        Assert.Equal(FilterAction.Quarantine, mixed.Actions["a@x.test"]);
+        Assert.Equal(FilterAction.Tag, mixed.Actions["b@x.test"]);
         Assert.False(mixed.QuarantineAll);
         Assert.Contains(("X-Spam-Flag", "YES"), mixed.Headers);
         Assert.Contains(("X-Spam-Score", "8.3"), mixed.Headers);
