@@ -70,6 +70,11 @@ internal static class Program
         builder.Services.AddSingleton<PolicyRules>();
         builder.Services.AddSingleton<PolicyServer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PolicyServer>());
+        // The content filter: a milter on a unix socket in private/ (spamd, clamd, per-recipient actions, the quarantine).
+        builder.Services.AddSingleton<ContentFilter>();
+        builder.Services.AddSingleton<QuarantineRules>();
+        builder.Services.AddSingleton<MilterServer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MilterServer>());
 
         var app = builder.Build();
         app.UseErrorShape(); // flat errors for exceptions, unknown routes and wrong methods
@@ -84,6 +89,7 @@ internal static class Program
         app.MapAliases();
         app.MapConfigTiers();
         app.MapAntispam();
+        app.MapQuarantine(); // the content filter's quarantine and GET /antispam/scanners (API.md)
         app.MapDkim();
         app.MapTls();
         app.MapBackup();

@@ -19,12 +19,16 @@ readonly VMAIL_DIR=/var/vmail
 readonly LOG_FILE=/var/log/mailpanel.log # used only without systemd (with it: journalctl -u mailpanel)
 readonly PID_FILE=/run/mailpanel.pid     # used only without systemd
 readonly APT_LOG=/var/log/mailpanel-install-apt.log
+# spamd: the content filter (the daemon's milter) asks it on 127.0.0.1:783. ClamAV is left to the
+# operator (its signatures are a large download): install clamav-daemon and the milter uses
+# /run/clamav/clamd.ctl as soon as it is there.
 # dbconfig-no-thanks: opendmarc depends on "dbconfig-mysql | dbconfig-no-thanks"; without it apt
 # picks the MySQL variant and its database prompts.
 readonly PACKAGES=(
   postfix postfix-lmdb
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve
   opendkim opendkim-tools opendmarc dbconfig-no-thanks
+  spamassassin spamd
   certbot curl ca-certificates
 )
 
@@ -375,6 +379,8 @@ start_mail_stack() {
     systemctl restart dovecot.service postfix.service
     systemctl restart opendkim.service opendmarc.service || warn "OpenDKIM/OpenDMARC did not start (systemctl status opendkim opendmarc)"
     info "dovecot, postfix, opendkim, opendmarc: enabled and started"
+    # spamd: mail is never held for it (a dead spamd means delivered, marked unchecked).
+    if systemctl enable --now spamd.service >/dev/null 2>&1; then info "spamd: enabled and started"; else warn "spamd did not start (systemctl status spamd)"; fi
     return
   fi
   # Dovecot first: it creates the LMTP and auth sockets under /var/spool/postfix/private.
@@ -417,6 +423,9 @@ start_mail_stack() {
       warn "$name did not start (/etc/init.d/$name start); nothing uses it until DKIM/DMARC are configured"
     fi
   done
+  if [ -x /etc/init.d/spamd ]; then
+    /etc/init.d/spamd start </dev/null >/dev/null 2>&1 || warn "spamd did not start (/etc/init.d/spamd start); inbound mail is delivered unchecked until it runs"
+  fi
 }
 
 pid_file_alive() {

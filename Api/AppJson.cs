@@ -83,6 +83,10 @@ namespace MailPanel.Api;
 [JsonSerializable(typeof(TlsUploadResponse))]
 [JsonSerializable(typeof(WhitelistEntry))]
 [JsonSerializable(typeof(ListPage<WhitelistEntry>))]
+// Quarantine (the content filter's withheld messages) and the scanners
+[JsonSerializable(typeof(ListPage<QuarantineView>))]
+[JsonSerializable(typeof(QuarantineMessage))]
+[JsonSerializable(typeof(ScannersStatus))]
 internal sealed partial class AppJson : JsonSerializerContext
 {
     /// <summary>

@@ -19,6 +19,8 @@ internal sealed record MailPaths
         PostfixPidFile = Path.Combine(PostfixQueueDir, "pid", "master.pid");
         PostfixLog = HostPath("/var/log/postfix.log");
         LmtpSocket = Path.Combine(PostfixQueueDir, "private", "dovecot-lmtp");
+        ContentFilterSocket = Path.Combine(PostfixQueueDir, "private", "mailpanel-milter");
+        ClamdSocket = HostPath("/run/clamav/clamd.ctl");
         DovecotConfigDir = HostPath("/etc/dovecot");
         DovecotConfig = Path.Combine(DovecotConfigDir, "dovecot.conf");
         DovecotBaseDir = HostPath("/run/dovecot");
@@ -93,6 +95,12 @@ internal sealed record MailPaths
 
     /// <summary>Dovecot's LMTP socket, inside Postfix's private/ (chroot is off).</summary>
     public string LmtpSocket { get; }
+
+    /// <summary>The daemon's own milter (spam and virus checks, Api/MilterServer.cs), inside Postfix's private/ like the policy socket.</summary>
+    public string ContentFilterSocket { get; }
+
+    /// <summary>clamd's LocalSocket as Debian's clamav-daemon sets it (/var/run/clamav/clamd.ctl; /var/run is /run).</summary>
+    public string ClamdSocket { get; }
 
     /// <summary>Postfix maillog_file (syslog-style lines written by postlogd instead of syslog).</summary>
     public string PostfixLog { get; }

@@ -78,6 +78,7 @@ internal sealed partial class MailStack(AppConfig config, Db db, Services servic
             OpenDmarc = installed.Contains(Units.OpenDmarc),
             OpenDmarcUser = Posix.LookupUser("opendmarc") is null ? null : "opendmarc",
             PublicSuffixList = File.Exists(PublicSuffixList) ? PublicSuffixList : null,
+            ContentFilter = true, // served by this daemon (Api/MilterServer.cs)
         };
     }
 

@@ -404,16 +404,18 @@ internal static class MailRender
     /// <summary>
     /// OpenDKIM signs outbound and verifies inbound mail; OpenDMARC, after it, judges inbound SMTP
     /// mail (Postfix hands each milter the message as the previous one left it, so OpenDMARC reads
-    /// OpenDKIM's Authentication-Results). A dead milter never loses or defers mail.
+    /// OpenDKIM's Authentication-Results); the daemon's content filter comes last (spam and virus
+    /// verdicts on the message as the others left it). A dead milter never loses or defers mail.
     /// </summary>
     static string Milters(RenderSettings s)
     {
         List<string> smtpd = [], local = [];
         if (s.OpenDkim) { smtpd.Add("unix:" + s.OpenDkimSocket); local.Add("unix:" + s.OpenDkimSocket); }
         if (s.OpenDmarc) smtpd.Add("unix:" + s.OpenDmarcSocket);
+        if (s.ContentFilter) smtpd.Add("unix:" + s.ContentFilterSocket);
         if (smtpd.Count == 0) return "# ---- milters: none (neither OpenDKIM nor OpenDMARC is installed) ----";
         return $"""
-            # ---- milters: {(s.OpenDkim ? "OpenDKIM signs outbound and verifies inbound mail" : "no OpenDKIM")}; {(s.OpenDmarc ? "OpenDMARC judges inbound SMTP mail" : "no OpenDMARC")} ----
+            # ---- milters: {(s.OpenDkim ? "OpenDKIM signs outbound and verifies inbound mail" : "no OpenDKIM")}; {(s.OpenDmarc ? "OpenDMARC judges inbound SMTP mail" : "no OpenDMARC")}{(s.ContentFilter ? "; MailPanel's content filter (spamd, clamd, quarantine) last" : "")} ----
             milter_default_action = accept
             milter_protocol = 6
             smtpd_milters = {string.Join(", ", smtpd)}

@@ -96,6 +96,8 @@ internal sealed record RenderSettings
     public bool OpenDmarc { get; init; }
     /// <summary>The user OpenDMARC drops to when it exists on the host.</summary>
     public string? OpenDmarcUser { get; init; }
+    /// <summary>The daemon serves its content filter milter (spam and virus checks): inbound SMTP passes through it last. False in render-only tests.</summary>
+    public bool ContentFilter { get; init; }
     /// <summary>The public suffix list when the host has it (organizational domains for DMARC alignment); null = none.</summary>
     public string? PublicSuffixList { get; init; }
 
@@ -120,6 +122,7 @@ internal sealed record RenderSettings
     public string OpenDmarcRunDir => Paths.OpenDmarcRunDir;
     public string OpenDmarcSocket => Path.Combine(Paths.OpenDmarcRunDir, "opendmarc.sock");
     public string OpenDmarcPidFile => Paths.OpenDmarcPidFile;
+    public string ContentFilterSocket => Paths.ContentFilterSocket;
 
     /// <summary>
     /// Names the Postfix syslog tag and the Dovecot instance. The real system is "mailpanel"; a

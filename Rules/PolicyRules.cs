@@ -105,7 +105,8 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         IPAddress.TryParse(client, out var ip) && ConfigStore.Global.Read(db).RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Any(n => IpRules.TryParseRule(n, out var net) && net.Contains(IpRules.Normalize(ip)));
 
-    bool Whitelisted(string client, string sender)
+    /// <summary>The anti-spam whitelist: a client IP/CIDR, a sender domain (and its subdomains) or a sender address.</summary>
+    public bool Whitelisted(string client, string sender)
     {
         IPAddress.TryParse(client, out var ip);
         var senderDomain = Split(sender)?.Domain;

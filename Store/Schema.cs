@@ -108,6 +108,7 @@ internal static class Schema
             }
             AddTierColumns(connection);
             PolicyStore.Create(connection); // runtime state of the policy service, outside the versioned schema
+            QuarantineStore.Create(connection); // the milter's withheld messages, likewise
         }
     }
 

@@ -45,7 +45,7 @@ internal static class Run
 
     /// <summary>Runs <paramref name="program"/> with <paramref name="args"/>; never throws for a missing binary, a failure or a timeout.</summary>
     public static async Task<RunResult> Exec(string program, IEnumerable<string> args, TimeSpan? timeout = null,
-        string? stdin = null, CancellationToken cancel = default)
+        string? stdin = null, CancellationToken cancel = default, byte[]? input = null)
     {
         if (Which(program) is not { } file) return new RunResult(127, "", "", false, true);
         var info = new ProcessStartInfo(file)
@@ -75,6 +75,7 @@ internal static class Run
         try
         {
             if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
+            if (input is not null) await process.StandardInput.BaseStream.WriteAsync(input, cancel); // bytes as they are (a message may be 8-bit)
             process.StandardInput.Close();
         }
         catch (IOException) { } // the program exited without reading its input

@@ -41,6 +41,7 @@ public class BadInputTests
         "PUT /api/v1/domains/{id}/overrides", "GET /api/v1/domains/{id}/effective", "GET /api/v1/mailboxes/{id}/overrides",
         "PUT /api/v1/mailboxes/{id}/overrides", "GET /api/v1/mailboxes/{id}/effective", "DELETE /api/v1/antispam/whitelist/{id}",
         "POST /api/v1/admin/tokens/{id}/rotate", "DELETE /api/v1/admin/tokens/{id}",
+        "GET /api/v1/quarantine/{id}", "POST /api/v1/quarantine/{id}/release", "DELETE /api/v1/quarantine/{id}",
     ];
 
     static readonly string[] BadIds = ["abc", "0", "-1", "1.5", "99999999999999999999", "9223372036854775808", "1e3", "%20", "0x10"];

@@ -123,8 +123,54 @@ public class MailStackFixture : IAsyncLifetime
     /// <summary>OpenDKIM runs beside Postfix when it is installed (CI installs it): the milter the rendered main.cf names.</summary>
     public static bool HasOpenDkim => MailPanel.Sys.Run.Which("opendkim") is not null;
 
+    /// <summary>spamd (SpamAssassin) is installed: the fixture runs one on <see cref="SpamdPort"/> (the spam tests point spam_remote_host/port at it).</summary>
+    public static bool HasSpamd => MailPanel.Sys.Run.Which("spamd") is not null;
+
+    /// <summary>clamd is installed: the fixture runs one on the Debian socket path under SYSROOT, with only <see cref="VirusSignature"/> to find.</summary>
+    public static bool HasClamd => MailPanel.Sys.Run.Which("clamd") is not null;
+
+    public int SpamdPort { get; private set; }
+
+    /// <summary>The one signature the sandboxed clamd loads (no signature downloads here): a message containing it is a virus.</summary>
+    public const string VirusSignature = "MAILPANEL-TEST-VIRUS-SIGNATURE-7f3a91";
+
+    string SpamdPidFile => Path.Combine(Server.Config.SysRoot, "run/spamd.pid");
+
+    string ClamdPidFile => Path.Combine(Server.Config.SysRoot, "run/clamav/clamd.pid");
+
+    /// <summary>spamd on a free loopback port and clamd on SYSROOT/run/clamav/clamd.ctl, started without waiting (spamd takes seconds to load its rules).</summary>
+    async Task StartScanners()
+    {
+        if (HasSpamd)
+        {
+            SpamdPort = FreePorts(1)[0];
+            Must(await Daemon("spamd", "--listen", $"127.0.0.1:{SpamdPort}", "--pidfile", SpamdPidFile, "-d", "--nouser-config", "-u", "nobody",
+                "-x", "--max-children", "2", "-s", Path.Combine(Server.Config.SysRoot, "var/log/spamd.log")), "spamd start");
+        }
+        if (HasClamd)
+        {
+            var dir = Path.Combine(Server.Config.SysRoot, "run/clamav");
+            var db = Path.Combine(Server.Config.SysRoot, "var/lib/clamav");
+            Directory.CreateDirectory(dir);
+            Directory.CreateDirectory(db);
+            File.WriteAllText(Path.Combine(db, "mailpanel-test.ndb"), $"MailPanel.Test.Virus:0:*:{Convert.ToHexStringLower(Encoding.ASCII.GetBytes(VirusSignature))}\n");
+            var conf = Path.Combine(Server.Config.SysRoot, "etc/clamd.conf");
+            File.WriteAllText(conf, $"""
+                LocalSocket {Path.Combine(dir, "clamd.ctl")}
+                PidFile {ClamdPidFile}
+                DatabaseDirectory {db}
+                LogFile {Path.Combine(Server.Config.SysRoot, "var/log/clamd.log")}
+                Foreground false
+                ScanMail true
+
+                """);
+            Must(await Daemon("clamd", "-c", conf), "clamd start");
+        }
+    }
+
     async Task StartDaemons()
     {
+        await StartScanners();
         if (HasOpenDkim)
         {
             Must(await Daemon("opendkim", "-x", OpenDkimConf), "opendkim start");
@@ -179,7 +225,7 @@ public class MailStackFixture : IAsyncLifetime
     {
         if (Server is null) return;
         await Daemon("postfix", "-c", PostfixDir, "stop");
-        foreach (var pidFile in new[] { Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid"), OpenDkimPidFile, OpenDmarcPidFile })
+        foreach (var pidFile in new[] { Path.Combine(Server.Config.SysRoot, "run/dovecot/master.pid"), OpenDkimPidFile, OpenDmarcPidFile, SpamdPidFile, ClamdPidFile })
         {
             if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) continue;
             Posix.Kill(pid, 15); // never by name: other sandboxes may be running
