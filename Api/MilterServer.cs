@@ -17,7 +17,7 @@ namespace MailPanel.Api;
 /// Postfix's milter_default_action = accept: while the daemon is down mail flows unchecked, never lost.
 /// </summary>
 internal sealed class MilterServer(MailPaths paths, ContentFilter filter, QuarantineRules quarantine, PolicyRules policy, ILogger<MilterServer> log)
-    : BackgroundService
+    : PrivateSocketServer(log)
 {
     /// <summary>A message is buffered for the scanners up to this size; a larger one passes unchecked (clamd's StreamMaxLength is 25 MB).</summary>
     public const int MaxBuffered = 32 << 20;
@@ -25,39 +25,13 @@ internal sealed class MilterServer(MailPaths paths, ContentFilter filter, Quaran
     const uint WantedActions = Milter.ActionAddHeaders | Milter.ActionChangeHeaders | Milter.ActionDeleteRcpt;
     const uint WantedSkips = Milter.NoHelo | Milter.NoUnknown | Milter.NoData;
 
-    public string SocketPath => paths.ContentFilterSocket;
+    public override string SocketPath => paths.ContentFilterSocket;
 
     /// <summary>Messages judged since start (tests wait on it).</summary>
     public long Judged => Interlocked.Read(ref judged);
     long judged;
 
-    protected override async Task ExecuteAsync(CancellationToken stop)
-    {
-        while (!Directory.Exists(Path.GetDirectoryName(SocketPath)) && !stop.IsCancellationRequested)
-            await Task.Delay(500, stop).ContinueWith(_ => { }, TaskScheduler.Default);
-        if (stop.IsCancellationRequested) return;
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        if (File.Exists(SocketPath)) File.Delete(SocketPath); // left by a daemon that was killed
-        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
-        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110); // inside private/ (0700 postfix)
-        listener.Listen(128);
-        log.LogInformation("content filter (milter) listening on {Socket}", SocketPath);
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var client = await listener.AcceptAsync(stop);
-                _ = Task.Run(() => Serve(client, stop), CancellationToken.None);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            try { File.Delete(SocketPath); } catch (IOException) { }
-        }
-    }
+    protected override string What => "content filter (milter)";
 
     /// <summary>One smtpd's milter connection: a client connection with any number of messages.</summary>
     sealed class Session
@@ -94,7 +68,7 @@ internal sealed class MilterServer(MailPaths paths, ContentFilter filter, Quaran
         }
     }
 
-    async Task Serve(Socket client, CancellationToken stop)
+    protected override async Task Serve(Socket client, CancellationToken stop)
     {
         using (client)
         await using (var stream = new NetworkStream(client, ownsSocket: false))

@@ -13,45 +13,17 @@ namespace MailPanel.Api;
 /// defers the mail and never accepts it unchecked; while the daemon is down Postfix's own
 /// default_action (rendered as 451) does the same.
 /// </summary>
-internal sealed class PolicyServer(MailPaths paths, PolicyRules rules, ILogger<PolicyServer> log) : BackgroundService
+internal sealed class PolicyServer(MailPaths paths, PolicyRules rules, ILogger<PolicyServer> log) : PrivateSocketServer(log)
 {
     public const string SocketName = "mailpanel-policy";
     const int MaxLine = 8192, MaxAttributes = 200;
     const string Failed = "451 4.3.5 Policy service error, try again later";
 
-    public string SocketPath => Path.Combine(paths.PostfixQueueDir, "private", SocketName);
+    public override string SocketPath => Path.Combine(paths.PostfixQueueDir, "private", SocketName);
 
-    protected override async Task ExecuteAsync(CancellationToken stop)
-    {
-        // private/ appears with the first reconcile (or is there already): wait for it.
-        while (!Directory.Exists(Path.GetDirectoryName(SocketPath)) && !stop.IsCancellationRequested)
-            await Task.Delay(500, stop).ContinueWith(_ => { }, TaskScheduler.Default);
-        if (stop.IsCancellationRequested) return;
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        if (File.Exists(SocketPath)) File.Delete(SocketPath); // left by a daemon that was killed
-        listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
-        // Inside private/ (0700 postfix): only postfix and root reach it, whatever its own mode.
-        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110);
-        listener.Listen(128);
-        log.LogInformation("policy service listening on {Socket}", SocketPath);
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var client = await listener.AcceptAsync(stop);
-                _ = Task.Run(() => Serve(client, stop), CancellationToken.None);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            try { File.Delete(SocketPath); } catch (IOException) { }
-        }
-    }
+    protected override string What => "policy service";
 
-    async Task Serve(Socket client, CancellationToken stop)
+    protected override async Task Serve(Socket client, CancellationToken stop)
     {
         using (client)
         using (var stream = new NetworkStream(client, ownsSocket: false))

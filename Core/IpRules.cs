@@ -63,4 +63,9 @@ internal sealed class IpRules
 
     public static IPAddress Normalize(IPAddress address) =>
         address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    /// <summary>Whether a client address (as Postfix reports it) falls in a space-separated list of rules such as relay_networks.</summary>
+    public static bool InList(string clientAddress, string rules) =>
+        IPAddress.TryParse(clientAddress, out var ip) && rules.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Any(rule => TryParseRule(rule, out var network) && network.Contains(Normalize(ip)));
 }

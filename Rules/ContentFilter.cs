@@ -51,14 +51,7 @@ internal sealed class ContentFilter(Db db, MailPaths paths)
     }
 
     /// <summary>Clients in relay_networks send our own mail: not judged (like OpenDMARC's IgnoreHosts).</summary>
-    public bool IsInternal(string clientAddress)
-    {
-        if (!IPAddress.TryParse(clientAddress, out var ip)) return false;
-        ip = IpRules.Normalize(ip);
-        foreach (var rule in ConfigStore.Global.Read(db).RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            if (IpRules.TryParseRule(rule, out var network) && network.Contains(ip)) return true;
-        return false;
-    }
+    public bool IsInternal(string clientAddress) => IpRules.InList(clientAddress, ConfigStore.Global.Read(db).RelayNetworks);
 
     /// <summary>A recipient's settings: a mailbox's effective values, else its domain's (an alias), else domain_defaults.</summary>
     public RecipientPolicy Policy(string address)

@@ -101,9 +101,7 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
     /// Our own hosts (relay_networks: a webmail, Sieve vacation replies submitted over SMTP from the
     /// host itself) are never greylisted: they do not retry like an MTA, and they are trusted to relay anyway.
     /// </summary>
-    bool InRelayNetworks(string client) =>
-        IPAddress.TryParse(client, out var ip) && ConfigStore.Global.Read(db).RelayNetworks.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Any(n => IpRules.TryParseRule(n, out var net) && net.Contains(IpRules.Normalize(ip)));
+    bool InRelayNetworks(string client) => IpRules.InList(client, ConfigStore.Global.Read(db).RelayNetworks);
 
     /// <summary>The anti-spam whitelist: a client IP/CIDR, a sender domain (and its subdomains) or a sender address.</summary>
     public bool Whitelisted(string client, string sender)
