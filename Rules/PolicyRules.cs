@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using MailPanel.Core;
@@ -13,6 +14,14 @@ namespace MailPanel.Rules;
 /// message_size_limit and greylisting (global greylist_enabled and the domain's effective
 /// greylisting_enabled; the anti-spam whitelist bypasses it). Anything else: DUNNO, the next
 /// restriction decides. 0 in a count field means no limit.
+/// <para>
+/// Speed (bench/policy.sh): the config the answers read (effective mailbox and domain values, the
+/// anti-spam settings, the parsed whitelist) is cached and dropped whenever a data or config write
+/// commits (<see cref="Db.Generation"/>), so a change applies from the next request on, before any
+/// reconcile. Per request the store is asked only for what changes with mail: the sender's count
+/// today, the greylisting triplet (a passed one is written back at most once an hour, for pruning)
+/// and the count at end of data (a runtime write: <see cref="Db.BeginRuntimeWrite"/>).
+/// </para>
 /// </summary>
 internal sealed class PolicyRules(Db db, TimeProvider time)
 {
@@ -30,6 +39,80 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
     public const string Dunno = "DUNNO";
     long nextPrune;
 
+    /// <summary>How stale a passed triplet's last_seen may get before it is written again (pruning counts days).</summary>
+    const long LastSeenResolution = 3600;
+
+    /// <summary>Entries kept per cache before it starts afresh (a bound on memory; misses are two small queries).</summary>
+    const int MaxCached = 20_000;
+
+    /// <summary>The store's config as of one <see cref="Db.Generation"/>; entries are filled on first use.</summary>
+    sealed class Cached(long generation, AntispamConfig antispam, Whitelist whitelist)
+    {
+        public long Generation => generation;
+        public AntispamConfig Antispam => antispam;
+        public Whitelist Whitelist => whitelist;
+        public ConcurrentDictionary<string, MailboxEffective?> Mailboxes { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, bool> Greylisting { get; } = new(StringComparer.Ordinal);
+    }
+
+    Cached? cached;
+
+    Cached Config()
+    {
+        var c = Volatile.Read(ref cached);
+        var generation = db.Generation; // read before the rows: a commit after this makes the next request reload
+        if (c is not null && c.Generation == generation) return c;
+        c = new Cached(generation, ConfigStore.Antispam(db), new Whitelist(WhitelistStore.All(db)));
+        Volatile.Write(ref cached, c);
+        return c;
+    }
+
+    static TValue Remember<TValue>(ConcurrentDictionary<string, TValue> cache, string key, Func<string, TValue> load)
+    {
+        if (cache.TryGetValue(key, out var value)) return value;
+        if (cache.Count >= MaxCached) cache.Clear();
+        return cache.GetOrAdd(key, load);
+    }
+
+    /// <summary>antispam_whitelist, parsed once per config generation.</summary>
+    sealed class Whitelist
+    {
+        readonly List<IPNetwork> networks = [];
+        readonly HashSet<string> domains = new(StringComparer.Ordinal), emails = new(StringComparer.Ordinal);
+
+        public Whitelist(List<WhitelistEntry> entries)
+        {
+            foreach (var e in entries)
+            {
+                switch (e.EntryType)
+                {
+                    case "ip" or "cidr" when IpRules.TryParseRule(e.Value, out var net): networks.Add(net); break;
+                    case "domain": domains.Add(e.Value.ToLowerInvariant()); break;
+                    case "email": emails.Add(e.Value.ToLowerInvariant()); break;
+                }
+            }
+        }
+
+        /// <summary>The client is in a listed network, or the (lower-case) sender is listed, or its domain or a parent of it.</summary>
+        public bool Contains(string client, string sender)
+        {
+            if (networks.Count > 0 && IPAddress.TryParse(client, out var ip))
+            {
+                ip = IpRules.Normalize(ip);
+                foreach (var net in networks)
+                    if (net.Contains(ip)) return true;
+            }
+            if (sender.Length == 0) return false;
+            if (emails.Contains(sender)) return true;
+            if (Split(sender)?.Domain is not { } domain) return false;
+            for (var d = domain; ; d = d[(d.IndexOf('.', StringComparison.Ordinal) + 1)..])
+            {
+                if (domains.Contains(d)) return true;
+                if (!d.Contains('.', StringComparison.Ordinal)) return false;
+            }
+        }
+    }
+
     public async Task<string> Decide(IReadOnlyDictionary<string, string> request, Session? session = null)
     {
         session ??= new Session();
@@ -38,13 +121,14 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         var state = request.GetValueOrDefault("protocol_state") ?? "";
         var sasl = (request.GetValueOrDefault("sasl_username") ?? "").ToLowerInvariant();
         var size = long.TryParse(request.GetValueOrDefault("size"), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
+        var config = Config();
         if (sasl.Length > 0)
         {
-            var action = await Submission(state, sasl, size, session.Accepted);
+            var action = await Submission(config, state, sasl, size, session.Accepted);
             if (state == "RCPT" && action == Dunno) session.Accepted++;
             return action;
         }
-        if (state == "RCPT") return await Inbound(request, size);
+        if (state == "RCPT") return await Inbound(config, request, size);
         return Dunno;
     }
 
@@ -55,14 +139,19 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         return at <= 0 || at == address.Length - 1 ? null : (address[..at].ToLowerInvariant(), address[(at + 1)..].ToLowerInvariant());
     }
 
-    MailboxEffective? Mailbox(string? address) =>
-        Split(address) is { } a && PolicyStore.MailboxId(db, a.Local, a.Domain) is { } id ? ConfigStore.EffectiveMailbox(db, id) : null;
+    /// <summary>The effective config of a lower-case address that is a mailbox here, else null.</summary>
+    MailboxEffective? Mailbox(Cached config, string address) => Remember(config.Mailboxes, address, a =>
+        Split(a) is { } parts && PolicyStore.MailboxId(db, parts.Local, parts.Domain) is { } id ? ConfigStore.EffectiveMailbox(db, id) : null);
+
+    /// <summary>The domain's effective greylisting_enabled (false for a domain not hosted here).</summary>
+    bool GreylistingEnabled(Cached config, string domain) => Remember(config.Greylisting, domain, d =>
+        DomainStore.GetByName(db, d) is { } row && ConfigStore.EffectiveDomain(db, row.Id) is { GreylistingEnabled: true });
 
     string Today => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
-    async Task<string> Submission(string state, string sasl, long size, int accepted)
+    async Task<string> Submission(Cached config, string state, string sasl, long size, int accepted)
     {
-        if (Mailbox(sasl) is not { } m) return Dunno; // not ours (cannot happen: Dovecot authenticated it)
+        if (Mailbox(config, sasl) is not { } m) return Dunno; // not ours (cannot happen: Dovecot authenticated it)
         if (state == "END-OF-MESSAGE")
         {
             if (m.MessageSizeLimit > 0 && size > m.MessageSizeLimit)
@@ -82,37 +171,17 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         return Dunno;
     }
 
-    async Task<string> Inbound(IReadOnlyDictionary<string, string> request, long size)
+    async Task<string> Inbound(Cached config, IReadOnlyDictionary<string, string> request, long size)
     {
         var recipient = (request.GetValueOrDefault("recipient") ?? "").ToLowerInvariant();
         if (Split(recipient) is not { } to) return Dunno;
-        if (Mailbox(recipient) is { } mailbox && mailbox.MessageSizeLimit > 0 && size > mailbox.MessageSizeLimit)
+        if (Mailbox(config, recipient) is { } mailbox && mailbox.MessageSizeLimit > 0 && size > mailbox.MessageSizeLimit)
             return $"552 5.3.4 Message size {size} exceeds the limit of {mailbox.MessageSizeLimit} bytes for {recipient}";
-        var antispam = ConfigStore.Antispam(db);
-        if (!antispam.GreylistEnabled) return Dunno;
-        if (DomainStore.GetByName(db, to.Domain) is not { } domain || ConfigStore.EffectiveDomain(db, domain.Id) is not { GreylistingEnabled: true }) return Dunno;
+        if (!config.Antispam.GreylistEnabled || !GreylistingEnabled(config, to.Domain)) return Dunno;
         var sender = (request.GetValueOrDefault("sender") ?? "").ToLowerInvariant();
         var client = request.GetValueOrDefault("client_address") ?? "";
-        if (Whitelisted(client, sender)) return Dunno;
-        return await Greylist(Network(client), sender, recipient, antispam);
-    }
-
-    bool Whitelisted(string client, string sender)
-    {
-        IPAddress.TryParse(client, out var ip);
-        var senderDomain = Split(sender)?.Domain;
-        foreach (var e in WhitelistStore.All(db))
-        {
-            var hit = e.EntryType switch
-            {
-                "ip" or "cidr" => ip is not null && IpRules.TryParseRule(e.Value, out var net) && net.Contains(IpRules.Normalize(ip)),
-                "domain" => senderDomain is not null && (senderDomain == e.Value.ToLowerInvariant() || senderDomain.EndsWith("." + e.Value.ToLowerInvariant(), StringComparison.Ordinal)),
-                "email" => sender.Length > 0 && sender == e.Value.ToLowerInvariant(),
-                _ => false,
-            };
-            if (hit) return true;
-        }
-        return false;
+        if (config.Whitelist.Contains(client, sender)) return Dunno;
+        return await Greylist(Network(client), sender, recipient, config.Antispam);
     }
 
     /// <summary>Greylisting keys a client by its /24 (IPv4) or /64 (IPv6), as postgrey does: a sender's retry may come from a neighbour in its pool.</summary>
@@ -135,6 +204,7 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
             await PolicyStore.Prune(db, now - antispam.GreylistMaxAgeDays * 86400);
         }
         var seen = PolicyStore.Triplet(db, client, sender, recipient);
+        if (seen is { Passed: true } passed && now - passed.LastSeen < LastSeenResolution) return Dunno;
         if (seen is { Passed: true } || (seen is { } first && now - first.FirstSeen >= antispam.GreylistDelaySeconds))
         {
             await PolicyStore.Seen(db, client, sender, recipient, now, passed: true);
