@@ -114,14 +114,28 @@ internal sealed class PolicyServer(MailPaths paths, PolicyRules rules, ILogger<P
         }
     }
 
-    /// <summary>Adds one name=value line to the request; returns why it is malformed, or null.</summary>
+    /// <summary>
+    /// The attributes the rules and the log read; Postfix sends some 30 and the others are checked
+    /// but not kept (no strings made for them on the hot path).
+    /// </summary>
+    static readonly (byte[] Name, string Key)[] Kept = [.. new[]
+    {
+        "request", "protocol_state", "instance", "sasl_username", "sender", "recipient", "client_address", "size",
+    }.Select(n => (Encoding.ASCII.GetBytes(n), n))];
+
+    /// <summary>Checks one name=value line and keeps it when the rules read it; returns why it is malformed, or null.</summary>
     static string? Attribute(ReadOnlySpan<byte> line, Dictionary<string, string> request)
     {
         if (line.Contains((byte)0)) return "NUL byte";
         if (!System.Text.Unicode.Utf8.IsValid(line)) return "invalid UTF-8";
         var eq = line.IndexOf((byte)'=');
         if (eq <= 0) return "a line that is not name=value";
-        request[Encoding.UTF8.GetString(line[..eq])] = Encoding.UTF8.GetString(line[(eq + 1)..]);
+        foreach (var (name, key) in Kept)
+        {
+            if (!line[..eq].SequenceEqual(name)) continue;
+            request[key] = Encoding.UTF8.GetString(line[(eq + 1)..]);
+            break;
+        }
         return null;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Runtime.CompilerServices;
 using MailPanel.Core;
 using MailPanel.Store;
 
@@ -18,9 +19,11 @@ namespace MailPanel.Rules;
 /// Speed (bench/policy.sh): the config the answers read (effective mailbox and domain values, the
 /// anti-spam settings, the parsed whitelist) is cached and dropped whenever a data or config write
 /// commits (<see cref="Db.Generation"/>), so a change applies from the next request on, before any
-/// reconcile. Per request the store is asked only for what changes with mail: the sender's count
-/// today, the greylisting triplet (a passed one is written back at most once an hour, for pruning)
-/// and the count at end of data (a runtime write: <see cref="Db.BeginRuntimeWrite"/>).
+/// reconcile. The policy tables have one writer, this service, so what it read or wrote there is
+/// kept in step in memory: a SASL user's count today (read from SQLite on first use, then counted
+/// with each write) and the triplets that passed greylisting (written back at most once an hour for
+/// pruning; forgotten at each prune). So the only store work left on the hot path is the count's
+/// write at end of data (a runtime write: <see cref="Db.BeginRuntimeWrite"/>).
 /// </para>
 /// </summary>
 internal sealed class PolicyRules(Db db, TimeProvider time)
@@ -56,6 +59,29 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
     }
 
     Cached? cached;
+
+    /// <summary>Messages sent today per SASL user ("day\nuser"), loaded from policy_send_counts on first use.</summary>
+    readonly ConcurrentDictionary<string, StrongBox<long>> sent = new(StringComparer.Ordinal);
+    string sentDay = "";
+
+    /// <summary>Triplets known to have passed, with the last_seen stored for them.</summary>
+    readonly ConcurrentDictionary<string, long> passed = new(StringComparer.Ordinal);
+
+    StrongBox<long> Sent(string sasl, string today)
+    {
+        if (string.CompareOrdinal(today, Volatile.Read(ref sentDay)) > 0)
+        {
+            lock (sent)
+            {
+                if (string.CompareOrdinal(today, sentDay) > 0)
+                {
+                    sent.Clear(); // yesterday's counts
+                    Volatile.Write(ref sentDay, today);
+                }
+            }
+        }
+        return sent.GetOrAdd(today + "\n" + sasl, static (_, a) => new StrongBox<long>(PolicyStore.SentToday(a.db, a.sasl, a.today)), (db, sasl, today));
+    }
 
     Cached Config()
     {
@@ -157,14 +183,17 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
             if (m.MessageSizeLimit > 0 && size > m.MessageSizeLimit)
                 return $"552 5.3.4 Message size {size} exceeds the limit of {m.MessageSizeLimit} bytes for {sasl}";
             var now = time.GetUtcNow().UtcDateTime;
-            await PolicyStore.CountMessage(db, sasl, Today, now.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            var today = Today;
+            var count = Sent(sasl, today); // loaded before the write, so the write is counted once
+            await PolicyStore.CountMessage(db, sasl, today, now.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            Interlocked.Increment(ref count.Value);
             return Dunno;
         }
         if (state != "RCPT") return Dunno;
         if (!m.EnabledSmtp) return $"REJECT 5.7.1 Sending is disabled for {sasl}";
         if (m.MaxRecipientsPerMessage > 0 && accepted >= m.MaxRecipientsPerMessage)
             return $"452 4.5.3 Too many recipients: {sasl} may send to at most {m.MaxRecipientsPerMessage} per message";
-        if (m.MaxSendPerDay > 0 && PolicyStore.SentToday(db, sasl, Today) >= m.MaxSendPerDay)
+        if (m.MaxSendPerDay > 0 && Interlocked.Read(ref Sent(sasl, Today).Value) >= m.MaxSendPerDay)
             return $"550 5.7.1 Daily sending limit reached: {sasl} may send {m.MaxSendPerDay} messages per day (UTC)";
         if (m.MessageSizeLimit > 0 && size > m.MessageSizeLimit)
             return $"552 5.3.4 Message size {size} exceeds the limit of {m.MessageSizeLimit} bytes for {sasl}";
@@ -201,13 +230,22 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
         if (now >= Interlocked.Read(ref nextPrune))
         {
             Interlocked.Exchange(ref nextPrune, now + 600);
+            passed.Clear(); // before the delete: a pruned triplet must not pass from memory
             await PolicyStore.Prune(db, now - antispam.GreylistMaxAgeDays * 86400);
         }
+        var key = $"{client}\n{sender}\n{recipient}";
+        if (passed.TryGetValue(key, out var lastSeen) && now - lastSeen < LastSeenResolution) return Dunno;
         var seen = PolicyStore.Triplet(db, client, sender, recipient);
-        if (seen is { Passed: true } passed && now - passed.LastSeen < LastSeenResolution) return Dunno;
+        if (seen is { Passed: true } known && now - known.LastSeen < LastSeenResolution)
+        {
+            Remember(passed, key, _ => known.LastSeen);
+            return Dunno;
+        }
         if (seen is { Passed: true } || (seen is { } first && now - first.FirstSeen >= antispam.GreylistDelaySeconds))
         {
             await PolicyStore.Seen(db, client, sender, recipient, now, passed: true);
+            if (passed.Count >= MaxCached) passed.Clear();
+            passed[key] = now;
             return Dunno;
         }
         if (seen is null) await PolicyStore.Seen(db, client, sender, recipient, now, passed: false);

@@ -5,7 +5,12 @@
 // submission RCPT and END-OF-MESSAGE from a SASL user. Every answer must be DUNNO: anything else is
 // counted and makes the exit status 1.
 //
-// Usage: policy-load SOCKET CONNECTIONS SECONDS DOMAINS GREYLIST_WAIT_SECONDS
+// RATE 0: each connection sends its next request as soon as the answer is in (the most the service
+// can answer); RATE > 0: the connections together send RATE requests a second on a fixed schedule,
+// so the latency is that of a service at that load rather than of a saturated one. The latency of
+// a request is from its send to the end of its answer.
+//
+// Usage: policy-load SOCKET CONNECTIONS SECONDS DOMAINS GREYLIST_WAIT_SECONDS RATE
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -15,6 +20,7 @@ var connections = int.Parse(args[1], System.Globalization.CultureInfo.InvariantC
 var seconds = double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
 var domains = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
 var greylistWait = double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture);
+var rate = double.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture);
 const int Triplets = 16;
 
 var clients = new Client[connections];
@@ -37,7 +43,8 @@ await Task.WhenAll(clients.Select(async client =>
 
 var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
 var started = Stopwatch.GetTimestamp();
-await Task.WhenAll(clients.Select(client => Task.Run(() => client.Run(stopAt))));
+var interval = rate > 0 ? (long)(connections * Stopwatch.Frequency / rate) : 0; // per connection, in ticks
+await Task.WhenAll(clients.Select(client => Task.Run(() => client.Run(stopAt, interval))));
 var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
 
 var all = clients.SelectMany(c => c.Latencies).Order().ToArray();
@@ -45,7 +52,7 @@ var unexpected = clients.Sum(c => c.Unexpected);
 double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 double At(double q) => Ms(all[Math.Min(all.Length - 1, (int)Math.Ceiling(q * all.Length) - 1)]);
 Console.WriteLine(FormattableString.Invariant(
-    $"{all.Length} requests over {connections} connections in {elapsed:F1} s: {all.Length / elapsed:F0} req/s, p50 {At(0.50):F3} ms, p99 {At(0.99):F3} ms, max {Ms(all[^1]):F3} ms, answers other than DUNNO: {unexpected}"));
+    $"{(rate > 0 ? $"paced at {rate:F0} req/s: " : "unpaced: ")}{all.Length} requests over {connections} connections in {elapsed:F1} s: {all.Length / elapsed:F0} req/s, p50 {At(0.50):F3} ms, p99 {At(0.99):F3} ms, max {Ms(all[^1]):F3} ms, answers other than DUNNO: {unexpected}"));
 var first = clients.Select(c => c.FirstUnexpected).FirstOrDefault(u => u is not null);
 if (first is not null) Console.WriteLine($"first unexpected answer: {first}");
 return unexpected == 0 ? 0 : 1;
@@ -127,8 +134,17 @@ sealed class Client(Socket socket, int id, int domains)
         }
     }
 
-    async Task Timed(string request)
+    long next;
+
+    async Task Timed(string request, long interval)
     {
+        if (interval > 0)
+        {
+            // The schedule, not the last answer, says when to send: a late answer is not hidden by sending later.
+            next = next == 0 ? Stopwatch.GetTimestamp() + Random.Shared.NextInt64(interval) : next + interval;
+            var wait = next - Stopwatch.GetTimestamp();
+            if (wait > 0) await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+        }
         var t0 = Stopwatch.GetTimestamp();
         var answer = await Ask(request);
         Latencies.Add(Stopwatch.GetTimestamp() - t0);
@@ -139,13 +155,13 @@ sealed class Client(Socket socket, int id, int domains)
         }
     }
 
-    public async Task Run(long stopAt)
+    public async Task Run(long stopAt, long interval)
     {
         for (var m = 0; Stopwatch.GetTimestamp() < stopAt; m++)
         {
-            await Timed(Inbound(m % 16, whitelisted: m % 4 == 3, $"in.{id}.{m}"));
-            await Timed(SubmissionRcpt($"sub.{id}.{m}", m));
-            await Timed(SubmissionEnd($"sub.{id}.{m}", m));
+            await Timed(Inbound(m % 16, whitelisted: m % 4 == 3, $"in.{id}.{m}"), interval);
+            await Timed(SubmissionRcpt($"sub.{id}.{m}", m), interval);
+            await Timed(SubmissionEnd($"sub.{id}.{m}", m), interval);
         }
     }
 }
