@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using MailPanel.Core;
 using MailPanel.Store;
 
@@ -59,6 +60,53 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
     }
 
     Cached? cached;
+
+    readonly SendCounter counter = new(db);
+
+    /// <summary>
+    /// Group commit of the end-of-data counts: a message waits for the transaction that stores its
+    /// count (so DUNNO means counted), and the counts that arrive while one commits share the next.
+    /// </summary>
+    sealed class SendCounter(Db db)
+    {
+        readonly Channel<(string Username, string Day, string Yesterday, TaskCompletionSource Done)> queue =
+            Channel.CreateUnbounded<(string, string, string, TaskCompletionSource)>(new() { SingleReader = true });
+        int running;
+
+        public Task Count(string username, string day, string yesterday)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            queue.Writer.TryWrite((username, day, yesterday, done));
+            if (Interlocked.CompareExchange(ref running, 1, 0) == 0) _ = Task.Run(Drain);
+            return done.Task;
+        }
+
+        async Task Drain()
+        {
+            var batch = new List<(string Username, string Day, string Yesterday, TaskCompletionSource Done)>();
+            while (true)
+            {
+                while (batch.Count < 256 && queue.Reader.TryRead(out var item)) batch.Add(item);
+                if (batch.Count == 0)
+                {
+                    Volatile.Write(ref running, 0);
+                    // A count queued after the last TryRead but before running went 0 found it still 1: take it on.
+                    if (!queue.Reader.TryPeek(out _) || Interlocked.CompareExchange(ref running, 1, 0) != 0) return;
+                    continue;
+                }
+                try
+                {
+                    await PolicyStore.CountMessages(db, [.. batch.Select(b => (b.Username, b.Day, b.Yesterday))]);
+                    foreach (var b in batch) b.Done.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    foreach (var b in batch) b.Done.TrySetException(e);
+                }
+                batch.Clear();
+            }
+        }
+    }
 
     /// <summary>Messages sent today per SASL user ("day\nuser"), loaded from policy_send_counts on first use.</summary>
     readonly ConcurrentDictionary<string, StrongBox<long>> sent = new(StringComparer.Ordinal);
@@ -185,7 +233,7 @@ internal sealed class PolicyRules(Db db, TimeProvider time)
             var now = time.GetUtcNow().UtcDateTime;
             var today = Today;
             var count = Sent(sasl, today); // loaded before the write, so the write is counted once
-            await PolicyStore.CountMessage(db, sasl, today, now.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            await counter.Count(sasl, today, now.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
             Interlocked.Increment(ref count.Value);
             return Dunno;
         }

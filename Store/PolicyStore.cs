@@ -51,12 +51,24 @@ internal static class PolicyStore
         ON CONFLICT(username, day) DO UPDATE SET count = count + 1
         """;
 
-    /// <summary>One more message sent today; days before yesterday are dropped on the way.</summary>
-    public static async Task CountMessage(Db db, string username, string day, string yesterday)
+    /// <summary>
+    /// One more message sent per entry (a user may appear more than once), in one transaction;
+    /// each user's days before yesterday are dropped on the way.
+    /// </summary>
+    public static async Task CountMessages(Db db, IReadOnlyList<(string Username, string Day, string Yesterday)> messages)
     {
         using var write = await db.BeginRuntimeWrite();
-        write.Command(CountSql, ("$u", username), ("$d", day)).ExecuteNonQuery();
-        write.Command("DELETE FROM policy_send_counts WHERE username = $u AND day < $y", ("$u", username), ("$y", yesterday)).ExecuteNonQuery();
+        using var count = write.Command(CountSql, ("$u", ""), ("$d", ""));
+        using var drop = write.Command("DELETE FROM policy_send_counts WHERE username = $u AND day < $y", ("$u", ""), ("$y", ""));
+        foreach (var (username, day, yesterday) in messages)
+        {
+            count.Parameters["$u"].Value = username;
+            count.Parameters["$d"].Value = day;
+            count.ExecuteNonQuery();
+            drop.Parameters["$u"].Value = username;
+            drop.Parameters["$y"].Value = yesterday;
+            drop.ExecuteNonQuery();
+        }
         write.Commit();
     }
 

@@ -75,12 +75,14 @@ PY
 api POST /api/v1/system/reconcile >/dev/null
 until [ -S "$socket" ]; do sleep 0.1; done
 
+cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 mb() { awk -v v="$1" 'BEGIN {printf "%.1f", v / 1024}'; }
 # measure RATE LABEL: one load run against the running daemon, its line and its figures (to $work/LABEL.txt).
 measure() {
-  local before peak now loadpid hwm line
+  local before peak now loadpid hwm line cpu0 cpu1 n
   before=$(kb "$pid" VmRSS)
+  cpu0=$(cpu "$pid")
   "$load" "$socket" 32 "$seconds" 1000 1.2 "$1" > "$work/run.txt" &
   loadpid=$!
   peak=$before
@@ -89,8 +91,12 @@ measure() {
     sleep 0.2
   done
   wait "$loadpid" || { cat "$work/run.txt"; echo "load client failed"; exit 1; }
+  cpu1=$(cpu "$pid")
   hwm=$(kb "$pid" VmHWM)
   line=$(cat "$work/run.txt")
+  # CPU per request: the daemon's user+system time over the run (includes the warm-up's few hundred requests).
+  n=$(sed -E 's/^[^:]*: ([0-9]+) requests.*/\1/' "$work/run.txt")
+  line="$line; daemon CPU $(awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) / n * 1e6}') us/request"
   echo "  $line; RSS before $(mb "$before") MB, under load up to $(mb "$peak") MB (+$(mb $((peak - before))) MB), VmHWM $(mb "$hwm") MB"
   python3 - "$line" "$before" "$peak" >> "$work/$2.txt" <<'PY'
 import sys, re
@@ -150,10 +156,11 @@ sleep 1
 for r in $(seq 1 "$restarts"); do
   t0=$(date +%s.%N)
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  te=$(date +%s.%N)
   "$bin" --config "$work/config.env" >>"$work/daemon.log" 2>&1 & pid=$!
   until [ -S "$socket" ]; do sleep 0.005; done
   t1=$(date +%s.%N)
-  echo "$t0 $t1" >> "$work/restarts.txt"
+  echo "$t0 $t1 $te" >> "$work/restarts.txt"
   sleep 4
 done
 rm -f "$work/restart.txt.run"; wait "$probepid" || true
@@ -162,13 +169,13 @@ import sys, statistics
 probes = [tuple(float(x) for x in l.split()) for l in open(sys.argv[1]) if l.strip()]
 restarts = [tuple(float(x) for x in l.split()) for l in open(sys.argv[2])]
 gaps, slow, down = [], [], []
-for i, (t0, t1) in enumerate(restarts):
+for i, (t0, t1, te) in enumerate(restarts):
     near = [p for p in probes if t0 - 1 <= p[0] <= t1 + 3]
     bad = [p for p in near if not 200 <= p[2] < 300]
     # 4xx window: from the first probe answered 4xx to the end of the last one.
     gap = (max(p[1] for p in bad) - min(p[0] for p in bad)) if bad else 0.0
     gaps.append(gap); slow.append(max(p[1] - p[0] for p in near)); down.append(t1 - t0)
-    print(f"restart {i + 1}: socket gone {1000 * (t1 - t0):.0f} ms (SIGTERM -> new socket), probes {len(near)}, answered 4xx {len(bad)}"
+    print(f"restart {i + 1}: socket gone {1000 * (t1 - t0):.0f} ms (SIGTERM -> exit {1000 * (te - t0):.0f} ms, start -> new socket {1000 * (t1 - te):.0f} ms), probes {len(near)}, answered 4xx {len(bad)}"
           f" ({sorted(set(int(p[2]) for p in bad))}), 4xx window {1000 * gap:.0f} ms, slowest RCPT session {1000 * slow[-1]:.0f} ms")
 print(f"restart, {len(restarts)} restarts: socket gone min {1000 * min(down):.0f} / median {1000 * statistics.median(down):.0f} ms;"
       f" 4xx window min {1000 * min(gaps):.0f} / median {1000 * statistics.median(gaps):.0f} / max {1000 * max(gaps):.0f} ms;"
