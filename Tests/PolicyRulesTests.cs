@@ -7,7 +7,10 @@ public class PolicyRulesTests
 {
     static Dictionary<string, string> Request(string state, string instance) => new()
     {
-        ["protocol_state"] = state, ["sasl_username"] = "sam@caps.example", ["recipient"] = "x@elsewhere.example", ["instance"] = instance,
+        ["protocol_state"] = state,
+        ["sasl_username"] = "sam@caps.example",
+        ["recipient"] = "x@elsewhere.example",
+        ["instance"] = instance,
     };
 
     [Fact]
