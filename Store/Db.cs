@@ -28,6 +28,14 @@ internal sealed class Db : IDisposable
 
     public string Path => new SqliteConnectionStringBuilder(connectionString).DataSource;
 
+    long generation;
+
+    /// <summary>
+    /// Counts the commits of <see cref="BeginWrite"/> (every data and config change; all of them go
+    /// through this process): a cache of store rows is current while this has not moved.
+    /// </summary>
+    public long Generation => Interlocked.Read(ref generation);
+
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(connectionString);
@@ -36,7 +44,17 @@ internal sealed class Db : IDisposable
     }
 
     /// <summary>Opens the one write transaction. Dispose without <see cref="Write.Commit"/> rolls back.</summary>
-    public async Task<Write> BeginWrite(CancellationToken cancel = default)
+    public Task<Write> BeginWrite(CancellationToken cancel = default) => Begin(runtime: false, cancel);
+
+    /// <summary>
+    /// A write of runtime state (the policy service's counters and greylisting triplets), in the same
+    /// queue as every other write but with synchronous=NORMAL: under WAL a commit survives a crash of
+    /// the process, and only a power cut may lose the last ones (a few counts), which is worth not
+    /// waiting for an fsync per message. It does not move <see cref="Generation"/>.
+    /// </summary>
+    public Task<Write> BeginRuntimeWrite(CancellationToken cancel = default) => Begin(runtime: true, cancel);
+
+    async Task<Write> Begin(bool runtime, CancellationToken cancel)
     {
         await writeLock.WaitAsync(cancel);
         SqliteConnection? connection = null;
@@ -44,9 +62,9 @@ internal sealed class Db : IDisposable
         {
             connection = Open();
             // synchronous is per connection; FULL makes a committed write survive a power cut under WAL.
-            connection.Command("PRAGMA synchronous=FULL;").ExecuteNonQuery();
+            connection.Command(runtime ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;").ExecuteNonQuery();
             var tx = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
-            return new Write(connection, tx, writeLock);
+            return new Write(connection, tx, writeLock, runtime ? null : () => Interlocked.Increment(ref generation));
         }
         catch
         {
@@ -62,7 +80,7 @@ internal sealed class Db : IDisposable
         writeLock.Dispose();
     }
 
-    internal sealed class Write(SqliteConnection connection, SqliteTransaction transaction, SemaphoreSlim writeLock) : IDisposable
+    internal sealed class Write(SqliteConnection connection, SqliteTransaction transaction, SemaphoreSlim writeLock, Action? committed) : IDisposable
     {
         bool done;
 
@@ -79,6 +97,7 @@ internal sealed class Db : IDisposable
         {
             transaction.Commit();
             done = true;
+            committed?.Invoke();
         }
 
         public void Dispose()

@@ -51,22 +51,34 @@ internal static class PolicyStore
         ON CONFLICT(username, day) DO UPDATE SET count = count + 1
         """;
 
-    /// <summary>One more message sent today; days before yesterday are dropped on the way.</summary>
-    public static async Task CountMessage(Db db, string username, string day, string yesterday)
+    /// <summary>
+    /// One more message sent per entry (a user may appear more than once), in one transaction;
+    /// each user's days before yesterday are dropped on the way.
+    /// </summary>
+    public static async Task CountMessages(Db db, IReadOnlyList<(string Username, string Day, string Yesterday)> messages)
     {
-        using var write = await db.BeginWrite();
-        write.Command(CountSql, ("$u", username), ("$d", day)).ExecuteNonQuery();
-        write.Command("DELETE FROM policy_send_counts WHERE username = $u AND day < $y", ("$u", username), ("$y", yesterday)).ExecuteNonQuery();
+        using var write = await db.BeginRuntimeWrite();
+        using var count = write.Command(CountSql, ("$u", ""), ("$d", ""));
+        using var drop = write.Command("DELETE FROM policy_send_counts WHERE username = $u AND day < $y", ("$u", ""), ("$y", ""));
+        foreach (var (username, day, yesterday) in messages)
+        {
+            count.Parameters["$u"].Value = username;
+            count.Parameters["$d"].Value = day;
+            count.ExecuteNonQuery();
+            drop.Parameters["$u"].Value = username;
+            drop.Parameters["$y"].Value = yesterday;
+            drop.ExecuteNonQuery();
+        }
         write.Commit();
     }
 
-    /// <summary>When the triplet was first seen and whether it already passed, or null for a new one.</summary>
-    public static (long FirstSeen, bool Passed)? Triplet(Db db, string client, string sender, string recipient)
+    /// <summary>When the triplet was first and last seen and whether it already passed, or null for a new one.</summary>
+    public static (long FirstSeen, long LastSeen, bool Passed)? Triplet(Db db, string client, string sender, string recipient)
     {
         using var connection = db.Open();
-        using var reader = connection.Command("SELECT first_seen, passed FROM policy_greylist WHERE client = $c AND sender = $s AND recipient = $r",
+        using var reader = connection.Command("SELECT first_seen, last_seen, passed FROM policy_greylist WHERE client = $c AND sender = $s AND recipient = $r",
             ("$c", client), ("$s", sender), ("$r", recipient)).ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1) != 0) : null;
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2) != 0) : null;
     }
 
     const string SeenSql = """
@@ -76,7 +88,7 @@ internal static class PolicyStore
 
     public static async Task Seen(Db db, string client, string sender, string recipient, long now, bool passed)
     {
-        using var write = await db.BeginWrite();
+        using var write = await db.BeginRuntimeWrite();
         write.Command(SeenSql, ("$c", client), ("$s", sender), ("$r", recipient), ("$now", now), ("$passed", passed ? 1 : 0)).ExecuteNonQuery();
         write.Commit();
     }
@@ -84,7 +96,7 @@ internal static class PolicyStore
     /// <summary>Drops triplets not seen since <paramref name="before"/> (unix seconds); returns how many.</summary>
     public static async Task<int> Prune(Db db, long before)
     {
-        using var write = await db.BeginWrite();
+        using var write = await db.BeginRuntimeWrite();
         var n = write.Command("DELETE FROM policy_greylist WHERE last_seen < $before", ("$before", before)).ExecuteNonQuery();
         write.Commit();
         return n;

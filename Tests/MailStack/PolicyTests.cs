@@ -127,4 +127,41 @@ public sealed class PolicyTests(MailStackFixture stack)
         Assert.True(up.Ok, up.Stdout);
         await stack.WaitForSubject("pia@policy-down.test", "Pia-pass-1", "policy up");
     }
+
+    /// <summary>
+    /// Issue 11, proof 6, with a real sending MTA (a second Postfix, <see cref="SenderMta"/>) on the
+    /// internet side: while the policy service is stopped, the sandbox answers its RCPT 451 and the
+    /// message stays in the sender's queue (nothing lost, nothing accepted unchecked); once the
+    /// service is back, the sender's retry (postqueue -f) is accepted and delivered to the mailbox.
+    /// </summary>
+    [MailStackFact]
+    public async Task MailDeferredWhileThePolicyServiceIsDownIsDeliveredFromTheSendersQueueAfterItsRestart()
+    {
+        var d = await S.CreateDomain("policy-queue.test");
+        await S.CreateMailbox(d, "quinn", "Quinn-pass-1");
+        await stack.Reconcile();
+        await using var sender = await SenderMta.Start(S.Config.SysRoot, stack.SmtpPort, stack.FreshSource());
+        var policy = S.Get<PolicyServer>();
+        await policy.StopAsync(CancellationToken.None);
+        try
+        {
+            await sender.Send("someone@sender.example", "quinn@policy-queue.test", "queued during outage");
+            await stack.WaitUntil(() => Task.FromResult(sender.Log().Contains("status=deferred", StringComparison.Ordinal)),
+                "the sender's first attempt to be deferred", timeoutMs: 30000);
+            var log = sender.Log();
+            Assert.Matches(@"to=<quinn@policy-queue\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*status=deferred \(host 127\.0\.0\.1\[127\.0\.0\.1\] said: 451 4\.3\.5 <quinn@policy-queue\.test>: Recipient address rejected: Policy service unavailable; try again later", log);
+            Assert.Contains("quinn@policy-queue.test", await sender.Queue(), StringComparison.Ordinal);
+            Assert.Equal(0, stack.InboxCount("policy-queue.test", "quinn"));
+        }
+        finally
+        {
+            await policy.StartAsync(CancellationToken.None);
+        }
+        await stack.WaitUntil(() => Task.FromResult(File.Exists(policy.SocketPath)), "the policy socket again");
+        await sender.Flush();
+        await stack.WaitForSubject("quinn@policy-queue.test", "Quinn-pass-1", "queued during outage");
+        await stack.WaitUntil(() => Task.FromResult(sender.Log().Contains("status=sent", StringComparison.Ordinal)), "the sender to log the delivery");
+        await stack.WaitUntil(async () => (await sender.Queue()).Contains("Mail queue is empty", StringComparison.Ordinal), "the sender's queue to empty");
+        Assert.Equal(1, stack.InboxCount("policy-queue.test", "quinn"));
+    }
 }
